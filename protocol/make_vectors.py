@@ -1,0 +1,106 @@
+"""Regenerate protocol/vectors.json from the reference implementation.
+
+    python protocol/make_vectors.py
+
+Run only when SPEC.md changes on purpose; tests check the file against the code.
+"""
+
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import dowel_protocol as p  # noqa: E402
+from dowel_protocol import cobs  # noqa: E402
+
+BOARD_ID = bytes.fromhex("e6614104032f5a2b")
+
+MESSAGE_VECTORS = [
+    ("sample_typical", p.SAMPLE, 1,
+     (1234567, 8000, 21000, 15000, 12, -5, 998, 15, -3, 120, 0)),
+    ("sample_all_zero_fields", p.SAMPLE, 0, (0,) * 11),
+    ("sample_extremes", p.SAMPLE, 0xFFFF,
+     (0x3FFFFFFF, 65535, 65535, 65535, 32767, -32768, -1, 32767, -32768, -1, 0xFF)),
+    ("sample_imu_missing", p.SAMPLE, 42,
+     (500000, 1200, 30000, 22000, 0, 0, 0, 0, 0, 0, p.FLAG_IMU_MISSING)),
+    ("info", p.INFO, 7,
+     (1, 0, 0, p.PROTOCOL_VERSION, BOARD_ID,
+      p.SENSOR_HEAD | p.SENSOR_MIDBACK | p.SENSOR_TAILBONE | p.SENSOR_IMU,
+      p.IMU_MPU6050, 100, 4, 1)),
+    ("status", p.STATUS, 300,
+     (61000, 6100, 2, 0, 1, 0, 100, p.STATUS_STREAMING | p.STATUS_IMU_PRESENT, 0)),
+    ("ack_set_rate", p.ACK, 8, (p.CMD_SET_RATE, 3)),
+    ("nack_out_of_range", p.NACK, 9, (p.CMD_SET_RATE, 4, p.ERR_OUT_OF_RANGE)),
+    ("nack_bad_frame", p.NACK, 10, (0, 0, p.ERR_BAD_FRAME)),
+    ("text_empty", p.TEXT, 11, (p.LEVEL_INFO, "")),
+    ("text_error", p.TEXT, 12, (p.LEVEL_ERROR, "IMU read failed: [Errno 5] EIO")),
+    ("text_max_length", p.TEXT, 13, (p.LEVEL_WARNING, "x" * p.MAX_TEXT)),
+    ("cmd_ping", p.CMD_PING, 1, ()),
+    ("cmd_get_info", p.CMD_GET_INFO, 2, ()),
+    ("cmd_start", p.CMD_START, 3, ()),
+    ("cmd_stop", p.CMD_STOP, 4, ()),
+    ("cmd_set_rate_500", p.CMD_SET_RATE, 5, (500,)),
+    ("cmd_get_status", p.CMD_GET_STATUS, 6, ()),
+    ("cmd_reset", p.CMD_RESET, 7, ()),
+]
+
+COBS_VECTORS = [
+    ("empty", b""),
+    ("one_zero", b"\x00"),
+    ("two_zeros", b"\x00\x00"),
+    ("zero_between", b"\x11\x00\x22"),
+    ("trailing_zero", b"\x11\x22\x00"),
+    ("nonzero_253", bytes(range(1, 254))),
+    ("nonzero_254", bytes((i % 255) + 1 for i in range(254))),
+    ("nonzero_255", bytes((i % 255) + 1 for i in range(255))),
+    ("zero_then_254_nonzero", b"\x00" + bytes((i % 255) + 1 for i in range(254))),
+]
+
+
+def jsonable(v):
+    if isinstance(v, (bytes, bytearray)):
+        return v.hex()
+    return v
+
+
+def build():
+    """The vectors document, as a dict."""
+    vectors = []
+    for name, t, seq, values in MESSAGE_VECTORS:
+        names = p.MESSAGES[t][2]
+        vectors.append({
+            "name": name,
+            "type": t,
+            "type_name": p.MESSAGES[t][0],
+            "seq": seq,
+            "fields": {n: jsonable(v) for n, v in zip(names, values)},
+            "frame_hex": p.pack(t, seq, values).hex(),
+        })
+    doc = {
+        "protocol": "smart-dowel wire protocol v1.0",
+        "crc": p.crc.CRC_NAME,
+        "crc_check": {"input_ascii": "123456789", "value": "0x29B1"},
+        "notes": "fields of type 8s are hex strings; frame_hex is the complete on-wire "
+                 "frame, COBS-encoded body plus the trailing 00 delimiter",
+        "vectors": vectors,
+        "cobs_vectors": [
+            {"name": n, "decoded_hex": d.hex(), "encoded_hex": cobs.encode(d).hex()}
+            for n, d in COBS_VECTORS
+        ],
+    }
+    return doc
+
+
+def main():
+    doc = build()
+    vectors = doc["vectors"]
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "vectors.json")
+    with open(path, "w") as f:
+        json.dump(doc, f, indent=1)
+        f.write("\n")
+    print("wrote", path, len(vectors), "message vectors")
+
+
+if __name__ == "__main__":
+    main()

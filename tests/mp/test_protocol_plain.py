@@ -1,0 +1,279 @@
+# Protocol v1 tests as plain functions: pytest runs them under CPython, and
+# test_protocol_micropython.py runs the same file under the real MicroPython interpreter.
+import json
+
+import dowel_protocol as p
+from dowel_protocol import cobs
+from dowel_protocol.crc import crc16, crc16_table
+
+try:
+    import micropython
+except ImportError:
+    micropython = None
+
+
+def _repo():
+    f = __file__
+    for _ in range(3):
+        f = f[: f.rfind("/")]
+    return f
+
+
+def _vectors():
+    with open(_repo() + "/protocol/vectors.json") as fh:
+        return json.load(fh)
+
+
+def _values(vec):
+    names = p.MESSAGES[vec["type"]][2]
+    out = []
+    for n in names:
+        v = vec["fields"][n]
+        if n == "board_id":
+            v = bytes.fromhex(v)
+        out.append(v)
+    return tuple(out)
+
+
+def _raises(exc, func, *args):
+    try:
+        func(*args)
+    except exc:
+        return
+    raise AssertionError("%s did not raise %s" % (func, exc))
+
+
+def test_crc_check_value():
+    assert crc16(b"123456789") == 0x29B1
+    assert crc16_table(b"123456789", 9) == 0x29B1
+    assert _vectors()["crc"] == "CRC-16/CCITT-FALSE"
+
+
+def test_every_message_type_has_a_vector():
+    types = set(v["type"] for v in _vectors()["vectors"])
+    for t in p.MESSAGES:
+        assert t in types, "no vector for type 0x%02x" % t
+
+
+def test_vectors_pack_to_exact_bytes():
+    for vec in _vectors()["vectors"]:
+        frame = p.pack(vec["type"], vec["seq"], _values(vec))
+        assert frame == bytes.fromhex(vec["frame_hex"]), vec["name"]
+
+
+def test_vectors_unpack_to_fields():
+    for vec in _vectors()["vectors"]:
+        msg = p.unpack(bytes.fromhex(vec["frame_hex"]))
+        assert msg.type == vec["type"], vec["name"]
+        assert msg.seq == vec["seq"], vec["name"]
+        assert msg.values == _values(vec), vec["name"]
+
+
+def test_cobs_vectors():
+    for vec in _vectors()["cobs_vectors"]:
+        raw = bytes.fromhex(vec["decoded_hex"])
+        enc = bytes.fromhex(vec["encoded_hex"])
+        assert cobs.encode(raw) == enc, vec["name"]
+        assert cobs.decode(enc) == raw, vec["name"]
+        assert 0 not in enc, vec["name"]
+
+
+def test_cobs_length_edges():
+    for n in (0, 1, 253, 254, 255, 256, 508, 509):
+        for fill in ("nonzero", "zeros", "mixed"):
+            if fill == "nonzero":
+                raw = bytes((i % 255) + 1 for i in range(n))
+            elif fill == "zeros":
+                raw = bytes(n)
+            else:
+                raw = bytes(i % 7 for i in range(n))
+            enc = cobs.encode(raw)
+            assert 0 not in enc
+            assert len(enc) <= cobs.max_encoded_len(n)
+            assert cobs.decode(enc) == raw, (n, fill)
+    # a run of exactly 254 non-zero bytes needs a second code byte
+    assert len(cobs.encode(bytes([1] * 254))) == 256
+    assert len(cobs.encode(bytes([1] * 253))) == 254
+
+
+def test_sample_frame_size_is_fixed():
+    assert p.payload_size(p.SAMPLE) == p.SAMPLE_PAYLOAD_LEN
+    frame = p.pack(p.SAMPLE, 1, (0,) * 11)
+    assert len(frame) == p.SAMPLE_FRAME_LEN == 31
+    assert p.max_frame_len() == p.MAX_FRAME
+
+
+def test_longest_message_fits_max_frame():
+    frame = p.pack(p.TEXT, 1, (p.LEVEL_ERROR, "x" * (p.MAX_TEXT + 50)))
+    assert len(frame) <= p.MAX_FRAME
+    assert p.unpack(frame).values[1] == "x" * p.MAX_TEXT
+
+
+def _good_body():
+    return p.pack_body(p.SAMPLE, 3, (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 0))
+
+
+def _malformed_frames():
+    body = _good_body()
+    flipped = bytearray(body)
+    flipped[6] ^= 0x01
+    wrong_major = bytearray(body)
+    wrong_major[0] = 0x20
+    c = crc16(bytes(wrong_major[:-2]))
+    wrong_major[-2] = c & 0xFF
+    wrong_major[-1] = c >> 8
+    short_payload = p.pack_body(p.ACK, 1, (p.CMD_PING, 1))
+    short_payload = bytearray(short_payload[:-3])  # drop a payload byte, re-CRC
+    c = crc16(bytes(short_payload))
+    short_payload.append(c & 0xFF)
+    short_payload.append(c >> 8)
+    # each entry: (name, on-wire bytes without the delimiter)
+    return [
+        ("empty", b""),
+        ("one_byte", b"\x01"),
+        ("cobs_code_past_end", b"\x09\x10\x01"),
+        ("crc_bit_flip", cobs.encode(bytes(flipped))),
+        ("crc_missing", cobs.encode(body[:-2])),
+        ("truncated", cobs.encode(body)[:-4]),
+        ("header_only", cobs.encode(body[:4])),
+        ("wrong_major_version", cobs.encode(bytes(wrong_major))),
+        ("payload_too_short", cobs.encode(bytes(short_payload))),
+        ("too_long", b"\x05" * (p.MAX_ENCODED + 1)),
+    ]
+
+
+def test_malformed_frames_are_rejected():
+    for name, frame in _malformed_frames():
+        _raises(p.ProtocolError, p.unpack, frame)
+
+
+def test_decoder_counts_each_malformed_frame_and_keeps_good_ones():
+    d = p.StreamDecoder()
+    good = p.pack(p.SAMPLE, 0, (0,) * 11)
+    stream = bytearray(good)
+    bad = _malformed_frames()
+    for _name, frame in bad:
+        stream.extend(frame)
+        stream.append(0)
+    stream.extend(p.pack(p.SAMPLE, 1, (0,) * 11))
+    msgs = d.feed(bytes(stream))
+    assert [m.seq for m in msgs] == [0, 1]
+    # the empty frame is an idle delimiter, not an error
+    assert d.rejected() == len(bad) - 1
+    assert d.crc_errors == 3  # bit flip, CRC missing, truncated
+    assert d.lost_frames == 0
+
+
+def test_unknown_type_is_skipped_and_counted():
+    body = bytearray(p.pack_body(p.SAMPLE, 5, (0,) * 11))
+    body[1] = 0x7E
+    c = crc16(bytes(body[:-2]))
+    body[-2] = c & 0xFF
+    body[-1] = c >> 8
+    d = p.StreamDecoder()
+    msgs = d.feed(cobs.encode(bytes(body)) + b"\x00" + p.pack(p.SAMPLE, 6, (0,) * 11))
+    assert [m.seq for m in msgs] == [6]
+    assert d.unknown_type == 1
+    assert d.lost_frames == 0  # the unknown frame still used its sequence number
+
+
+def test_newer_minor_version_with_extra_fields_is_accepted():
+    body = bytearray(p.pack_body(p.ACK, 9, (p.CMD_START, 4))[:-2])
+    body[0] = 0x13  # v1.3
+    body.extend(b"\x07\x08")  # fields a newer minor version appended
+    c = crc16(bytes(body))
+    body.append(c & 0xFF)
+    body.append(c >> 8)
+    msg = p.unpack(cobs.encode(bytes(body)))
+    assert msg.name == "ack"
+    assert msg.values == (p.CMD_START, 4)
+
+
+def test_chunking_does_not_matter():
+    frames = b"".join(p.pack(p.SAMPLE, i, (i * 10000, i, 2 * i, 3 * i, -i, i, 1000, 0, 0, 0, 0)) for i in range(20))
+    whole = p.StreamDecoder().feed(frames)
+    for size in (1, 2, 7, 31, 64):
+        d = p.StreamDecoder()
+        got = []
+        for i in range(0, len(frames), size):
+            got.extend(d.feed(frames[i : i + size]))
+        assert got == whole, size
+        assert d.frames == 20
+
+
+def test_resync_after_garbage_within_one_frame():
+    d = p.StreamDecoder()
+    garbage = bytes((i * 37 + 11) % 255 + 1 for i in range(100))  # no zero bytes
+    msgs = d.feed(garbage + b"\x00" + p.pack(p.SAMPLE, 1, (0,) * 11))
+    assert len(msgs) == 1  # the first frame after the garbage's delimiter decodes
+    assert d.rejected() == 1
+
+
+def test_junk_without_delimiter_cannot_grow_the_buffer():
+    d = p.StreamDecoder()
+    chunk = bytes((i % 250) + 1 for i in range(100))
+    for _ in range(100):
+        assert d.feed(chunk) == []
+        assert len(d._buf) <= p.MAX_ENCODED
+    assert d.oversize == 1
+    msgs = d.feed(b"\x00" + p.pack(p.SAMPLE, 1, (0,) * 11))
+    assert len(msgs) == 1
+    assert d.bytes_discarded == 10001
+    assert d.oversize == 1
+
+
+def test_sequence_gaps_count_every_lost_frame():
+    d = p.StreamDecoder()
+    seqs = [65530, 65531, 65533, 65535, 0, 5, 6]
+    stream = b"".join(p.pack(p.SAMPLE, s, (0,) * 11) for s in seqs)
+    d.feed(stream)
+    assert d.lost_frames == 1 + 1 + 4
+    assert d.gaps == 3
+
+
+def test_sequence_restart_is_not_a_loss():
+    d = p.StreamDecoder()
+    d.feed(b"".join(p.pack(p.STATUS, s, (0,) * 9) for s in (100, 101, 0, 1)))
+    assert d.lost_frames == 0
+    assert d.restarts == 1
+
+
+def test_decoder_can_report_errors_inline():
+    d = p.StreamDecoder(report_errors=True)
+    out = d.feed(b"\x03\x01\x02\x00" + p.pack(p.CMD_PING, 1))
+    assert isinstance(out[0], p.ProtocolError)
+    assert out[1].name == "ping"
+
+
+def test_sample_writer_matches_generic_pack():
+    import array
+
+    w = p.SampleWriter()
+    imu = array.array("h", [12, -5, 998, 15, -3, 120])
+    frame = w.pack(70000, 0x40000000 + 17, 1, 2, 3, imu, p.FLAG_LATE)
+    expect = p.pack(p.SAMPLE, 70000 & 0xFFFF, (17, 1, 2, 3, 12, -5, 998, 15, -3, 120, p.FLAG_LATE))
+    assert bytes(frame) == expect
+
+
+def test_sample_writer_allocates_nothing():
+    if micropython is None:
+        return  # allocation is a MicroPython property; CPython has no heap lock
+    import array
+    import gc
+
+    w = p.SampleWriter()
+    imu = array.array("h", [1, 2, 3, 4, 5, 6])
+
+    def run(n):
+        i = 0
+        while i < n:
+            w.pack(i, i * 10000, 100, 200, 300, imu, 0)
+            i += 1
+
+    run(10)
+    gc.collect()
+    micropython.heap_lock()
+    try:
+        run(10000)
+    finally:
+        micropython.heap_unlock()
