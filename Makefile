@@ -16,7 +16,7 @@ demo: $(VENV)/.installed
 	$(BIN)/dowel demo
 
 test: $(VENV)/.installed
-	$(BIN)/pytest
+	$(BIN)/pytest $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed
 	$(BIN)/python -m bench
