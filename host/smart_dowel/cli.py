@@ -6,6 +6,7 @@ load Textual and `dowel analyze` does not load pyserial.
 
 import argparse
 import importlib
+import os
 import sys
 
 from .errors import DowelError
@@ -113,6 +114,11 @@ def main(argv=None):
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # the reader of our output went away (e.g. `dowel analyze F --json | head`)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
     return int(code or 0)
 
 

@@ -255,8 +255,12 @@ def unpack_body(body):
         err.seq = seq
         raise err
     name, size, fmt = layout
-    if n - HEADER_LEN - CRC_LEN < size:
-        raise FrameError("%s payload is %d bytes, expected %d" % (name, n - HEADER_LEN - CRC_LEN, size))
+    plen = n - HEADER_LEN - CRC_LEN
+    if plen < size or (plen > size and msg_type != TEXT and version <= PROTOCOL_VERSION):
+        # extra bytes are only legal from a newer minor version, which may append fields
+        raise FrameError("%s payload is %d bytes, expected %d" % (name, plen, size))
+    if msg_type == TEXT and plen - size > MAX_TEXT:
+        raise FrameError("text payload is %d bytes, at most %d" % (plen, size + MAX_TEXT))
     values = struct.unpack_from(fmt, body, HEADER_LEN)
     if msg_type == TEXT:
         values = (values[0], bytes(body[HEADER_LEN + size : n - 2]).decode("utf-8", "replace"))

@@ -139,7 +139,13 @@ def _malformed_frames():
         ("wrong_major_version", cobs.encode(bytes(wrong_major))),
         ("payload_too_short", cobs.encode(bytes(short_payload))),
         ("too_long", b"\x05" * (p.MAX_ENCODED + 1)),
+        ("payload_too_long_same_version", cobs.encode(_recrc(bytes(body[:-2]) + b"\x01"))),
     ]
+
+
+def _recrc(body_without_crc):
+    c = crc16(body_without_crc)
+    return body_without_crc + bytes((c & 0xFF, c >> 8))
 
 
 def test_malformed_frames_are_rejected():

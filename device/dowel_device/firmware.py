@@ -1,0 +1,521 @@
+"""The dowel's main loop: a drift-free fixed-rate sampler streaming protocol v1, and the host's
+commands. It talks to hardware only through a board object (see board.py for the interface), so
+the same code runs on the Pico, in the simulated dowel on CPython, and against test fakes.
+
+Nothing on the sampling path allocates: SAMPLE and STATUS frames are packed into buffers made
+once, FSR oversampling and the schedule use small-int arithmetic, and reading the host costs
+nothing while no bytes are waiting.
+"""
+
+import struct
+from array import array
+
+from dowel_protocol.cobs import decode as cobs_decode
+from dowel_protocol.cobs import encode_into as cobs_encode_into
+from dowel_protocol.crc import crc16, crc16_table
+from dowel_protocol.errors import CobsError
+from dowel_protocol.messages import (
+    ACK,
+    CMD_GET_INFO,
+    CMD_GET_STATUS,
+    CMD_PING,
+    CMD_RESET,
+    CMD_SET_RATE,
+    CMD_START,
+    CMD_STOP,
+    CRC_LEN,
+    ERR_BAD_FRAME,
+    ERR_BAD_LENGTH,
+    ERR_BAD_VERSION,
+    ERR_INTERNAL,
+    ERR_OUT_OF_RANGE,
+    ERR_UNKNOWN_COMMAND,
+    FLAG_IMU_MISSING,
+    FLAG_IMU_STALE,
+    FLAG_LATE,
+    FLAG_RESYNC,
+    HEADER_FMT,
+    HEADER_LEN,
+    IMU_NAMES,
+    IMU_NONE,
+    INFO,
+    LEVEL_ERROR,
+    LEVEL_INFO,
+    LEVEL_WARNING,
+    MAX_BODY,
+    MAX_ENCODED,
+    MESSAGES,
+    NACK,
+    PROTOCOL_MAJOR,
+    PROTOCOL_MINOR,
+    PROTOCOL_VERSION,
+    RATE_MAX_HZ,
+    RATE_MIN_HZ,
+    SENSOR_HEAD,
+    SENSOR_IMU,
+    SENSOR_MIDBACK,
+    SENSOR_TAILBONE,
+    STATUS,
+    STATUS_IMU_PRESENT,
+    STATUS_STREAMING,
+    STATUS_WATCHDOG,
+    TEXT,
+    SampleWriter,
+    pack,
+    unpack_body,
+)
+
+from dowel_protocol.compat import const
+from .config import (
+    DEFAULT_OVERSAMPLE,
+    DEFAULT_RATE_HZ,
+    FW_MAJOR,
+    FW_MINOR,
+    FW_PATCH,
+    IMU_RETRY_MS,
+    STATUS_PERIOD_MS,
+    WATCHDOG_TIMEOUT_MS,
+)
+
+# Longest sleep inside one poll(): host commands are looked at least this often.
+MAX_SLEEP_US = const(5000)
+# Sleep per poll() while idle.
+IDLE_SLEEP_US = const(1000)
+# Bytes read from the host per poll(); a command frame is at most 10 bytes on the wire.
+RX_CHUNK = const(64)
+
+# IMU states
+_IMU_OK = const(0)
+_IMU_STALE = const(1)  # the last read failed: its fields repeat the last good reading
+_IMU_MISSING = const(2)  # no IMU answered: its fields are 0
+
+# mpremote breaks in with "\r" then Ctrl-C. A command frame can never start with 0x0D (its
+# COBS code byte is at most 10), so "\r\x03" right after a frame delimiter is a break-in, while
+# a 0x03 inside a command is just data (Ctrl-C is disabled while the firmware runs).
+_CR = const(0x0D)
+_CTRL_C = const(0x03)
+
+_STATUS_FMT = MESSAGES[STATUS][1]
+_STATUS_BODY_LEN = HEADER_LEN + struct.calcsize(_STATUS_FMT) + CRC_LEN
+_STATUS_FRAME_LEN = _STATUS_BODY_LEN + 2  # COBS adds one byte below 254, plus the delimiter
+
+
+class _StatusWriter:
+    """Packs STATUS frames into buffers made once (STATUS goes out every second while
+    streaming, so it must not allocate either)."""
+
+    def __init__(self):
+        self.body = bytearray(_STATUS_BODY_LEN)
+        self.frame = bytearray(_STATUS_FRAME_LEN)
+
+    def pack(self, seq, uptime_ms, samples, overruns, drops, imu_errors, loop_errors,
+             rate_hz, flags, last_error):
+        body = self.body
+        struct.pack_into(HEADER_FMT, body, 0, PROTOCOL_VERSION, STATUS, seq & 0xFFFF)
+        struct.pack_into(
+            _STATUS_FMT, body, HEADER_LEN,
+            uptime_ms & 0xFFFFFFFF, samples & 0xFFFFFFFF, overruns & 0xFFFFFFFF,
+            drops & 0xFFFFFFFF, imu_errors & 0xFFFFFFFF, loop_errors & 0xFFFFFFFF,
+            rate_hz, flags, last_error,
+        )
+        c = crc16_table(body, _STATUS_BODY_LEN - CRC_LEN)
+        body[_STATUS_BODY_LEN - 2] = c & 0xFF
+        body[_STATUS_BODY_LEN - 1] = c >> 8
+        frame = self.frame
+        cobs_encode_into(body, _STATUS_BODY_LEN, frame)
+        frame[_STATUS_FRAME_LEN - 1] = 0
+        return frame
+
+
+class Firmware:
+    """The sampler and command handler of one dowel.
+
+    Counters (ints, also sent in STATUS): samples (taken), overruns (sample slots skipped
+    because the loop was late), drops (frames the USB link refused; they still use a sequence
+    number, so the host counts them lost), imu_errors (failed IMU reads and failed re-probes of
+    an IMU that had been present), loop_errors (exceptions caught by poll()).
+    """
+
+    def __init__(self, board, rate_hz=DEFAULT_RATE_HZ, oversample=DEFAULT_OVERSAMPLE,
+                 autostart=False):
+        if not RATE_MIN_HZ <= rate_hz <= RATE_MAX_HZ:
+            raise ValueError("rate_hz must be %d..%d" % (RATE_MIN_HZ, RATE_MAX_HZ))
+        if not 1 <= oversample <= 64:
+            raise ValueError("oversample must be 1..64")
+        self.board = board
+        self.rate_hz = rate_hz
+        self.oversample = oversample
+        self.streaming = False
+        self.seq = 0
+        self.samples = 0
+        self.overruns = 0
+        self.drops = 0
+        self.imu_errors = 0
+        self.loop_errors = 0
+        self.last_error = 0
+        self.last_exception = None
+        self.watchdog_started = False
+
+        self._period_us = 1000000 // rate_hz
+        self._writer = SampleWriter()
+        self._status = _StatusWriter()
+        self._imu = array("h", (0, 0, 0, 0, 0, 0))
+        self._flags_once = 0  # FLAG_RESYNC for the first sample after start or a rate change
+
+        # host bytes: one receive chunk, one frame being assembled
+        self._rx = bytearray(RX_CHUNK)
+        self._frame = bytearray(MAX_ENCODED)
+        self._flen = 0
+        self._discarding = False
+
+        now = board.ticks_us()
+        self._next_us = now
+        self._status_due = now
+        self._imu_retry_due = now
+        self._error_report_due = now
+        self._up_mark = now
+        self._up_ms = 0
+
+        self._imu_type = board.imu_probe()
+        self._imu_seen = self._imu_type != IMU_NONE
+        self._imu_state = _IMU_OK if self._imu_seen else _IMU_MISSING
+
+        board.set_streaming(False)
+        board.led(False)
+        if autostart:
+            self._start()
+
+    # ----------------------------------------------------------------------------- main loop
+
+    def run(self, max_samples=None):
+        """Loop forever, or until max_samples more samples have been taken."""
+        if max_samples is None:
+            while True:
+                self.poll()
+        stop_at = self.samples + max_samples
+        while self.samples < stop_at:
+            self.poll()
+
+    def poll(self):
+        """One iteration: host commands, then the next sample when its slot comes.
+
+        An exception is counted, reported (STATUS then TEXT) and the loop goes on; the
+        schedule has already moved past the failing slot, so a persistent fault cannot spin.
+        KeyboardInterrupt (an mpremote break-in) is not caught.
+        """
+        try:
+            self._poll()
+        except Exception as e:  # the loop must survive anything; each one is counted and sent
+            self._loop_error(e)
+
+    def _poll(self):
+        b = self.board
+        if self.watchdog_started:
+            b.watchdog_feed()
+        n = b.read_into(self._rx)
+        if n:
+            self._receive(n)
+        now = b.ticks_us()
+        self._track_uptime(now)
+        if not self.streaming:
+            b.sleep_us(IDLE_SLEEP_US)
+            return
+        wait = b.ticks_diff(self._next_us, now)
+        if wait > 0:
+            if wait > MAX_SLEEP_US:
+                b.sleep_us(MAX_SLEEP_US)
+                return
+            b.sleep_us(wait)
+            now = b.ticks_us()
+        self._sample(now)
+        if b.ticks_diff(now, self._status_due) >= 0:
+            self._status_due = b.ticks_add(self._status_due, STATUS_PERIOD_MS * 1000)
+            if b.ticks_diff(now, self._status_due) >= 0:
+                self._status_due = b.ticks_add(now, STATUS_PERIOD_MS * 1000)
+            self._send_status()
+        if self._imu_state != _IMU_OK and b.ticks_diff(now, self._imu_retry_due) >= 0:
+            self._retry_imu(now)
+
+    def _sample(self, now):
+        b = self.board
+        period = self._period_us
+        flags = self._flags_once
+        self._flags_once = 0
+        late = b.ticks_diff(now, self._next_us)
+        if late >= period:
+            # whole slots were missed: skip them (no burst of catch-up samples) and count them
+            missed = late // period
+            self.overruns += missed
+            flags |= FLAG_LATE
+            self._next_us = b.ticks_add(self._next_us, missed * period)
+        self._next_us = b.ticks_add(self._next_us, period)
+
+        n = self.oversample
+        head = self._read_fsr(0, n)
+        midback = self._read_fsr(1, n)
+        tailbone = self._read_fsr(2, n)
+
+        imu = self._imu
+        state = self._imu_state
+        if state == _IMU_OK:
+            try:
+                b.imu_read(imu)
+            except OSError as e:
+                self._imu_failed(e, now)
+                flags |= FLAG_IMU_STALE
+        elif state == _IMU_STALE:
+            flags |= FLAG_IMU_STALE
+        else:
+            flags |= FLAG_IMU_MISSING
+
+        frame = self._writer.pack(self.seq, now, head, midback, tailbone, imu, flags)
+        self.samples += 1
+        self._send(frame)
+
+    def _read_fsr(self, ch, n):
+        # board.read_fsr is called as a method each time: binding it to a local would
+        # allocate a bound-method object on MicroPython
+        b = self.board
+        total = 0
+        i = 0
+        while i < n:
+            total += b.read_fsr(ch)
+            i += 1
+        return total // n
+
+    def _track_uptime(self, now):
+        d = self.board.ticks_diff(now, self._up_mark)
+        if d >= 1000:
+            ms = d // 1000
+            self._up_ms += ms
+            self._up_mark = self.board.ticks_add(self._up_mark, ms * 1000)
+
+    # --------------------------------------------------------------------------------- IMU
+
+    def _imu_failed(self, e, now):
+        self.imu_errors += 1
+        self._imu_state = _IMU_STALE
+        self._imu_retry_due = self.board.ticks_add(now, IMU_RETRY_MS * 1000)
+        self._send_text(
+            LEVEL_WARNING,
+            "IMU read failed (%s); FSRs keep streaming, IMU retried every %d ms"
+            % (_describe(e), IMU_RETRY_MS),
+        )
+
+    def _retry_imu(self, now):
+        self._imu_retry_due = self.board.ticks_add(now, IMU_RETRY_MS * 1000)
+        found = self.board.imu_probe()
+        if found != IMU_NONE:
+            self._imu_type = found
+            self._imu_state = _IMU_OK
+            self._imu_seen = True
+            self._send_text(LEVEL_INFO, "IMU %s found" % IMU_NAMES.get(found, "?"))
+            return
+        if self._imu_seen:
+            self.imu_errors += 1
+        if self._imu_state != _IMU_MISSING:
+            # nothing answers any more: stop repeating the old reading
+            self._imu_state = _IMU_MISSING
+            self._imu_type = IMU_NONE
+            imu = self._imu
+            i = 0
+            while i < 6:
+                imu[i] = 0
+                i += 1
+
+    # ------------------------------------------------------------------------------ output
+
+    def _send(self, frame):
+        # the sequence number is used even when the link refuses the frame: the host sees the
+        # gap and counts the frame lost
+        self.seq = (self.seq + 1) & 0xFFFF
+        if not self.board.write(frame):
+            self.drops += 1
+
+    def _send_message(self, msg_type, values):
+        self._send(pack(msg_type, self.seq, values))
+
+    def _send_text(self, level, text):
+        self._send_message(TEXT, (level, text))
+
+    def _status_flags(self):
+        f = 0
+        if self.streaming:
+            f |= STATUS_STREAMING
+        if self._imu_state == _IMU_OK:
+            f |= STATUS_IMU_PRESENT
+        if self.watchdog_started:
+            f |= STATUS_WATCHDOG
+        return f
+
+    def _send_status(self):
+        frame = self._status.pack(
+            self.seq, self._up_ms, self.samples, self.overruns, self.drops, self.imu_errors,
+            self.loop_errors, self.rate_hz, self._status_flags(), self.last_error,
+        )
+        self._send(frame)
+
+    def _send_info(self):
+        sensors = SENSOR_HEAD | SENSOR_MIDBACK | SENSOR_TAILBONE
+        if self._imu_state == _IMU_OK:
+            sensors |= SENSOR_IMU
+        self._send_message(INFO, (
+            FW_MAJOR, FW_MINOR, FW_PATCH, PROTOCOL_VERSION, bytes(self.board.board_id),
+            sensors, self._imu_type, self.rate_hz, self.oversample, 1 if self.streaming else 0,
+        ))
+
+    def _ack(self, cmd_type, cmd_seq):
+        self._send_message(ACK, (cmd_type, cmd_seq))
+
+    def _nack(self, cmd_type, cmd_seq, error):
+        self.last_error = error
+        self._send_message(NACK, (cmd_type, cmd_seq, error))
+
+    def _loop_error(self, e):
+        self.loop_errors += 1
+        self.last_error = ERR_INTERNAL
+        self.last_exception = e
+        b = self.board
+        try:
+            now = b.ticks_us()
+            # a fault that repeats every sample is reported once a second, counted every time
+            if self.loop_errors == 1 or b.ticks_diff(now, self._error_report_due) >= 0:
+                self._error_report_due = b.ticks_add(now, STATUS_PERIOD_MS * 1000)
+                self._send_status()
+                self._send_text(LEVEL_ERROR, "loop error: " + _describe(e))
+        except Exception as e2:  # reporting itself failed (e.g. the link): keep the newest
+            self.last_exception = e2
+
+    # ----------------------------------------------------------------------------- commands
+
+    def _receive(self, n):
+        """Split host bytes into frames at 0x00 and handle each; spot an mpremote break-in."""
+        rx = self._rx
+        frame = self._frame
+        i = 0
+        while i < n:
+            c = rx[i]
+            i += 1
+            if c == 0:
+                if self._discarding:
+                    self._discarding = False
+                elif self._flen:
+                    enc = bytes(frame[: self._flen])
+                    self._flen = 0
+                    self._handle_frame(enc)
+                continue
+            if self._discarding:
+                continue
+            if c == _CTRL_C and self._flen == 1 and frame[0] == _CR:
+                self._break_in()
+            if self._flen >= MAX_ENCODED:
+                # longer than any frame: junk; drop it up to the next delimiter
+                self._flen = 0
+                self._discarding = True
+                self._nack(0, 0, ERR_BAD_FRAME)
+                continue
+            frame[self._flen] = c
+            self._flen += 1
+
+    def _break_in(self):
+        self._stop()
+        self._flen = 0
+        raise KeyboardInterrupt
+
+    def _handle_frame(self, enc):
+        try:
+            body = cobs_decode(enc)
+        except CobsError:
+            self._nack(0, 0, ERR_BAD_FRAME)
+            return
+        n = len(body)
+        if n < HEADER_LEN + CRC_LEN or n > MAX_BODY:
+            self._nack(0, 0, ERR_BAD_FRAME)
+            return
+        if crc16(body[: n - CRC_LEN]) != body[n - 2] | (body[n - 1] << 8):
+            self._nack(0, 0, ERR_BAD_FRAME)
+            return
+        version, cmd_type, cmd_seq = struct.unpack_from(HEADER_FMT, body, 0)
+        if version >> 4 != PROTOCOL_MAJOR:
+            self._nack(cmd_type, cmd_seq, ERR_BAD_VERSION)
+            return
+        entry = MESSAGES.get(cmd_type)
+        if entry is None or cmd_type < 0x80:
+            # unknown, or a device->host type sent the wrong way
+            self._nack(cmd_type, cmd_seq, ERR_UNKNOWN_COMMAND)
+            return
+        plen = n - HEADER_LEN - CRC_LEN
+        size = struct.calcsize(entry[1])
+        # a newer minor version may append fields; from ours or an older one, extra is wrong
+        if plen < size or (plen > size and (version & 0x0F) <= PROTOCOL_MINOR):
+            self._nack(cmd_type, cmd_seq, ERR_BAD_LENGTH)
+            return
+        self._command(unpack_body(body))
+
+    def _command(self, msg):
+        t = msg.type
+        s = msg.seq
+        if t == CMD_PING:
+            self._ack(t, s)
+        elif t == CMD_GET_INFO:
+            self._send_info()
+            self._ack(t, s)
+        elif t == CMD_START:
+            self._ack(t, s)
+            self._start()
+        elif t == CMD_STOP:
+            self._stop()
+            self._ack(t, s)
+        elif t == CMD_SET_RATE:
+            rate = msg.values[0]
+            if not RATE_MIN_HZ <= rate <= RATE_MAX_HZ:
+                self._nack(t, s, ERR_OUT_OF_RANGE)
+                return
+            self._set_rate(rate)
+            self._ack(t, s)
+        elif t == CMD_GET_STATUS:
+            self._send_status()
+            self._ack(t, s)
+        elif t == CMD_RESET:
+            self._ack(t, s)
+            self.board.reset()
+        else:  # a host->device type in the table that this firmware does not implement
+            self._nack(t, s, ERR_UNKNOWN_COMMAND)
+
+    def _start(self):
+        b = self.board
+        if not self.watchdog_started:
+            # The RP2040 watchdog cannot be stopped or reconfigured once started, so it is
+            # only started when streaming first begins; from then on poll() feeds it, idle or
+            # not, and a hang of more than WATCHDOG_TIMEOUT_MS resets the board.
+            b.watchdog_start(WATCHDOG_TIMEOUT_MS)
+            self.watchdog_started = True
+        if self.streaming:
+            return
+        now = b.ticks_us()
+        self.streaming = True
+        self._next_us = now
+        self._status_due = b.ticks_add(now, STATUS_PERIOD_MS * 1000)
+        self._flags_once = FLAG_RESYNC
+        if self._imu_state != _IMU_OK:
+            self._imu_retry_due = now  # look for the IMU right away
+        b.set_streaming(True)
+        b.led(True)
+
+    def _stop(self):
+        if self.streaming:
+            self.streaming = False
+            self.board.set_streaming(False)
+            self.board.led(False)
+
+    def _set_rate(self, rate):
+        self.rate_hz = rate
+        self._period_us = 1000000 // rate
+        if self.streaming:
+            self._next_us = self.board.ticks_us()
+            self._flags_once = FLAG_RESYNC
+
+
+def _describe(e):
+    """'OSError: [Errno 5] EIO' style text of an exception, without a traceback."""
+    return "%s: %s" % (type(e).__name__, e)

@@ -1,0 +1,93 @@
+"""The pipeline against the simulator's body model (host/smart_dowel/sim/body.py): on every
+scenario over several seeds, the exact rep count, the hinge angle within 2 deg RMS of the
+truth and faults with precision and recall >= 0.95; rotated and gyro-less CSVs count the same;
+streaming in small batches gives exactly the batch result."""
+
+import random
+
+import numpy as np
+import pytest
+
+import dowel_synth as ds
+from smart_dowel.csvfile import read_csv, write_csv
+from smart_dowel.pipeline import Pipeline, Samples, analyze
+from smart_dowel.pipeline.scoring import angle_rms_deg, fault_confusion, precision_recall
+from smart_dowel.sim.body import SCENARIOS, make_body
+
+SEEDS = (1, 2, 3, 4)
+
+
+@pytest.fixture(scope="module")
+def runs():
+    out = {}
+    for sc in SCENARIOS:
+        for seed in SEEDS:
+            body = make_body(sc, seed=seed)
+            data = body.render(100)
+            out[sc, seed] = (body, data, analyze(Samples.from_arrays(data)))
+    return out
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_exact_count_and_angle_on_every_scenario(runs, scenario):
+    for seed in SEEDS:
+        body, data, result = runs[scenario, seed]
+        truth = body.truth["reps"]
+        assert result.rep_count == len(truth), (scenario, seed)
+        rms = angle_rms_deg(result.hinge_deg, data["hinge_deg"], data["on_back"])
+        assert rms < 2.0, (scenario, seed, rms)
+        for rep, tr in zip(result.reps, truth):
+            assert tr["start_s"] <= rep.bottom_s <= tr["end_s"]
+            assert rep.depth_deg == pytest.approx(tr["depth_deg"], abs=4.0)
+
+
+def test_fault_precision_and_recall_over_all_scenarios(runs):
+    tp = fp = fn = 0
+    for (sc, seed), (body, data, result) in runs.items():
+        a, b, c = fault_confusion(result.reps, body.truth["reps"])
+        tp, fp, fn = tp + a, fp + b, fn + c
+    precision, recall = precision_recall(tp, fp, fn)
+    assert tp > 50
+    assert precision >= 0.95 and recall >= 0.95, (tp, fp, fn)
+
+
+@pytest.mark.parametrize("scenario", ["good", "lumbar-flexion", "squat", "rushed", "mixed"])
+def test_rotated_and_gyroless_csv_give_the_same_counts(tmp_path, scenario):
+    body = make_body(scenario, seed=5)
+    data = body.render(100)
+    R = ds.random_rotation(42)
+    rot = dict(data)
+    acc = np.stack([data["ax_g"], data["ay_g"], data["az_g"]], axis=1) @ R.T
+    gyr = np.stack([data["gx_dps"], data["gy_dps"], data["gz_dps"]], axis=1) @ R.T
+    rot["ax_g"], rot["ay_g"], rot["az_g"] = acc.T
+    rot["gx_dps"], rot["gy_dps"], rot["gz_dps"] = gyr.T
+    n = len(body.truth["reps"])
+    for name, gyro in (("rotated.csv", True), ("no_gyro.csv", False)):
+        path = tmp_path / name
+        write_csv(path, Samples.from_arrays(rot), gyro=gyro)
+        samples = read_csv(path)
+        assert samples.has_gyro is gyro
+        assert analyze(samples).rep_count == n, name
+
+
+@pytest.mark.parametrize("scenario", ["mixed", "rushed"])
+def test_streaming_in_small_batches_equals_batch(scenario):
+    body = make_body(scenario, seed=7)
+    samples = Samples.from_arrays(body.render(100))
+    batch = analyze(samples)
+    pipe = Pipeline()
+    rng = random.Random(1)
+    k = 0
+    while k < len(samples):
+        step = rng.choice((1, 3, 10, 10, 10, 37))
+        pipe.push(samples[k:k + step])
+        k += step
+    assert [r.to_dict() for r in pipe.reps] == [r.to_dict() for r in batch.reps]
+    assert len(batch.reps) == len(body.truth["reps"])
+
+
+def test_low_rate_sample_and_hold_accel_only_body_data_counts():
+    for sc in ("good", "shallow", "squat", "mixed"):
+        body = make_body(sc, seed=2)
+        d = ds.sample_and_hold(ds.decimate(body.render(100), 100, 10), hold=2)
+        assert analyze(Samples.from_arrays(ds.drop_gyro(d))).rep_count == len(body.truth["reps"]), sc

@@ -1,0 +1,269 @@
+"""The pipeline on an independent synthetic dowel: the messy conditions of real recordings
+(10 Hz, accelerometer only, sample-and-hold, motion acceleration, small reps) and the motions
+that must never count (wobble at the bottom, sway, walking, handling the dowel)."""
+
+import numpy as np
+import pytest
+
+import dowel_synth as ds
+from smart_dowel.pipeline import (
+    Calibration,
+    ContactChanged,
+    FaultRaised,
+    Pipeline,
+    PipelineConfig,
+    RepCompleted,
+    RepStarted,
+    Samples,
+    analyze,
+)
+
+
+def reps_20_to_40():
+    s = ds.Script(rate_hz=1000)
+    for depth in (20, 28, 35, 40, 24):
+        s.rep(depth, descent_s=1.6, hold_s=0.4, ascent_s=1.4).stand(1.2)
+    return s
+
+
+def count(d):
+    return analyze(Samples.from_arrays(d)).rep_count
+
+
+def test_clean_reps_counted_with_depth_and_times():
+    s = ds.Script(rate_hz=100)
+    for depth in (50, 65, 80):
+        s.rep(depth).stand(1.5)
+    d = s.render(mount=ds.random_rotation(1))
+    result = analyze(Samples.from_arrays(d))
+    assert result.rep_count == 3
+    for rep, (start, bottom, end, depth) in zip(result.reps, s.reps):
+        assert rep.depth_deg == pytest.approx(depth, abs=2.0)
+        assert rep.bottom_s == pytest.approx(bottom, abs=0.3)
+        assert start - 0.1 <= rep.start_s <= start + 0.6
+        assert end - 0.6 <= rep.end_s <= end + 0.3
+        assert rep.descent_s == pytest.approx(rep.bottom_s - rep.start_s)
+        assert rep.faults == []
+
+
+@pytest.mark.parametrize("mount_seed", [2, 5, 11])
+def test_hinge_angle_independent_of_imu_mounting(mount_seed):
+    s = ds.Script(rate_hz=100).rep(60).stand(1.0).rep(30)
+    d = s.render(mount=ds.random_rotation(mount_seed))
+    result = analyze(Samples.from_arrays(d))
+    m = np.isfinite(result.hinge_deg)
+    assert m.mean() > 0.9  # upright found at the start
+    rms = np.sqrt(np.mean((result.hinge_deg[m] - d["hinge_deg"][m]) ** 2))
+    assert rms < 1.5
+    assert [round(r.depth_deg) for r in result.reps] == pytest.approx([60, 30], abs=2)
+
+
+@pytest.mark.parametrize("variant", ["10hz", "accel-only", "accel-only-10hz", "sample-hold",
+                                     "sample-hold-accel-only"])
+def test_reps_of_20_to_40_degrees_counted_on_messy_data(variant):
+    d = reps_20_to_40().render(mount=ds.random_rotation(7), sway_deg=0.8, seed=3)
+    if "10hz" in variant:
+        d = ds.decimate(d, 1000, 10)
+    else:
+        d = ds.decimate(d, 1000, 100)
+    if "sample-hold" in variant:
+        d = ds.sample_and_hold(d, hold=4)
+    if "accel-only" in variant:
+        d = ds.drop_gyro(d)
+    result = analyze(Samples.from_arrays(d))
+    assert result.rep_count == 5
+    assert all("shallow" in r.fault_ids for r in result.reps)  # all below the 45 deg target
+
+
+def test_body_worn_sensor_with_motion_acceleration_accel_only():
+    # far from the hips (large tangential/centripetal acceleration), brisk reps, plus a
+    # vertical bounce of the body: the accelerometer is not pure gravity
+    def bounce(t):
+        return {"acc_z": 2.0 * np.sin(2 * np.pi * 2.5 * t), "acc_x": 1.0 * np.sin(2 * np.pi * 1.7 * t)}
+
+    s = ds.Script(rate_hz=1000)
+    s.rep(35, descent_s=1.1, hold_s=0.2, ascent_s=1.0).stand(1.0)
+    s.custom(4.0, bounce)
+    s.rep(25, descent_s=1.2, hold_s=0.2, ascent_s=1.0).stand(1.0)
+    s.rep(60, descent_s=1.2, hold_s=0.2, ascent_s=1.0)
+    d = ds.decimate(s.render(radius_m=0.9, mount=ds.random_rotation(4)), 1000, 50)
+    assert count(d) == 3
+    assert count(ds.drop_gyro(d)) == 3
+
+
+def test_wobble_at_the_bottom_is_one_rep():
+    s = ds.Script(rate_hz=100)
+    s.rep(60, hold_s=2.0, wobble_deg=7.0).stand(1.5).rep(30, hold_s=2.0, wobble_deg=4.0)
+    for d in (s.render(), ds.drop_gyro(s.render())):
+        assert count(d) == 2
+
+
+def test_idle_sway_and_walking_do_not_count():
+    def walk(t):
+        return {
+            "theta_deg": 3.0 * np.sin(2 * np.pi * 0.9 * t),
+            "acc_z": 2.5 * np.sin(2 * np.pi * 1.8 * t),
+            "acc_x": 1.5 * np.sin(2 * np.pi * 0.9 * t + 0.5),
+        }
+
+    s = ds.Script(rate_hz=100).stand(20.0)
+    s.custom(15.0, walk)
+    for d in (s.render(sway_deg=4.0), ds.drop_gyro(s.render(sway_deg=4.0))):
+        assert count(d) == 0
+    # and the reps around them still count
+    s.stand(1.0).rep(40).stand(1.0)
+    assert count(s.render(sway_deg=3.0)) == 1
+
+
+def test_picking_up_and_putting_down_the_dowel_do_not_count():
+    def lying(t):
+        return {"theta_deg": 90.0 + 0 * t, "pads": (0.0, 0.0, 0.0)}
+
+    def pick_up(t):
+        u = ds.ramp(t / 1.8)
+        pads = np.where(u[:, None] > 0.8, 1.0, 0.0) * np.ones((len(t), 3))
+        return {"theta_deg": 90.0 * (1 - u), "pads": pads, "drop_m": 0.3 * (1 - u)}
+
+    def put_down(t):
+        u = ds.ramp(t / 1.8)
+        pads = np.where(u[:, None] < 0.2, 1.0, 0.0) * np.ones((len(t), 3))
+        return {"theta_deg": 90.0 * u, "pads": pads, "drop_m": 0.3 * u}
+
+    s = ds.Script(rate_hz=100, lead_s=0.0)
+    s.custom(3.0, lying).custom(1.8, pick_up).stand(3.0)
+    s.rep(55).stand(1.5).rep(70).stand(1.5)
+    s.custom(1.8, put_down).custom(4.0, lying).custom(1.8, pick_up).stand(2.0)
+    s.rep(60).stand(1.0)
+    s.custom(1.8, put_down).custom(3.0, lying)
+    result = analyze(Samples.from_arrays(s.render(tail_s=0.0)))
+    assert result.rep_count == 3
+    assert [round(r.depth_deg / 5) * 5 for r in result.reps] == [55, 70, 60]
+
+
+def test_faults_of_synthetic_reps():
+    s = ds.Script(rate_hz=100)
+    s.rep(60).stand(1.5)  # good
+    s.rep(60, lose="tailbone").stand(1.5)
+    s.rep(60, lose="midback").stand(1.5)
+    s.rep(60, lose="head").stand(1.5)
+    s.rep(30).stand(1.5)  # shallow
+    s.rep(60, descent_s=0.6, hold_s=0.2, ascent_s=0.8).stand(1.5)  # rushed
+    s.rep(25, drop_m=0.35).stand(1.5)  # squat: little inclination, big drop
+    result = analyze(Samples.from_arrays(s.render(mount=ds.random_rotation(9))))
+    assert [r.fault_ids for r in result.reps] == [
+        [], ["tailbone_contact_lost"], ["midback_contact_lost"], ["head_contact_lost"],
+        ["shallow"], ["rushed"], ["squat_pattern"],
+    ]
+    lost = result.reps[1].faults[0]
+    assert lost.phase == "descent"
+    assert 1.0 < lost.duration_s < 3.0
+    assert "tailbone" in lost.cue.lower() or "hips" in lost.cue.lower()
+    assert result.reps[4].faults[0].phase == "bottom"
+
+
+def test_target_depth_is_configurable():
+    s = ds.Script(rate_hz=100).rep(50).stand(1.5).rep(70)
+    d = Samples.from_arrays(s.render())
+    assert [r.fault_ids for r in analyze(d).reps] == [[], []]
+    deeper = analyze(d, PipelineConfig(target_depth_deg=60))
+    assert [r.fault_ids for r in deeper.reps] == [["shallow"], []]
+    pipe = Pipeline()
+    pipe.set_target_depth(60)
+    pipe.push(d)
+    assert [r.fault_ids for r in pipe.reps] == [["shallow"], []]
+
+
+def test_contacts_hysteresis_and_minimum_duration():
+    # a tailbone force hovering around the thresholds, with short dropouts: few changes
+    t = np.arange(0, 10, 0.01)
+    n = len(t)
+    rng = np.random.default_rng(0)
+    tail = 0.4 + 0.15 * rng.standard_normal(n)  # hovering between off and on
+    tail[:300] = 6.0
+    tail[500:505] = 0.0  # 50 ms dropout: shorter than the minimum duration
+    tail[700:] = 6.0
+    z = np.zeros(n)
+    samples = Samples(t, z, z, z + 1.0, z, z, z, z + 3.0, z + 12.0, tail)
+    events = Pipeline().push(samples)
+    changes = [e for e in events if isinstance(e, ContactChanged)]
+    assert [(e.point, e.on) for e in changes] == [("tailbone", False), ("tailbone", True)]
+    assert changes[0].t_s == pytest.approx(3.0, abs=0.05)
+    assert changes[1].t_s == pytest.approx(7.0, abs=0.05)
+
+
+def test_live_state_and_events_while_streaming():
+    s = ds.Script(rate_hz=100).rep(60, lose="tailbone").stand(2.0)
+    samples = Samples.from_arrays(s.render())
+    pipe = Pipeline()
+    seen = []
+    phases = set()
+    for k in range(0, len(samples), 10):
+        seen.extend(pipe.push(samples[k:k + 10]))
+        phases.add(pipe.state.phase)
+        if any(isinstance(e, FaultRaised) for e in seen) and not pipe.reps:
+            assert pipe.state.cue  # the cue shows while the rep is under way
+    kinds = [type(e).__name__ for e in seen if not isinstance(e, ContactChanged)]
+    assert kinds.index("RepStarted") < kinds.index("FaultRaised") < kinds.index("RepCompleted")
+    assert {"standing", "descent", "ascent"} <= phases
+    assert pipe.state.rep_count == 1
+    assert pipe.state.fault.id == "tailbone_contact_lost"
+    assert pipe.state.contacts["tailbone"].on and pipe.state.contacts["tailbone"].pressure_n > 5
+    assert pipe.state.hinge_deg < 5
+
+
+def test_calibrate_upright_on_demand_sets_zero():
+    s = ds.Script(rate_hz=100, lead_s=0.0).custom(3.0, lambda t: {"theta_deg": 20.0 + 0 * t})
+    samples = Samples.from_arrays(s.render(tail_s=0.0, noise=False))
+    pipe = Pipeline(PipelineConfig(auto_upright=False))
+    pipe.push(samples[:100])
+    assert pipe.state.hinge_deg is None and pipe.state.phase == "not_ready"
+    assert pipe.calibrate_upright()
+    pipe.push(samples[100:-5])  # (the script steps back to 0 deg at its very end)
+    assert pipe.state.hinge_deg == pytest.approx(0.0, abs=0.5)
+    cal = Calibration.from_dict(pipe.calibration.to_dict())
+    assert cal.upright == pytest.approx(pipe.calibration.upright)
+
+
+def test_saved_upright_pose_is_used():
+    s = ds.Script(rate_hz=100, lead_s=0.5).rep(50).stand(1.0)
+    d = s.render()
+    cal = Calibration()
+    cal.set_upright([d["ax_g"][0], d["ay_g"][0], d["az_g"][0]])
+    result = analyze(Samples.from_arrays(d), calibration=cal)
+    assert result.rep_count == 1
+    assert np.isfinite(result.hinge_deg[0])
+
+
+def test_gap_in_the_data_cancels_the_rep_under_way():
+    s = ds.Script(rate_hz=100).rep(60).stand(1.0).rep(60).stand(1.0)
+    d = s.render()
+    start, bottom, end, _ = s.reps[0]
+    keep = (d["t"] < bottom - 0.5) | (d["t"] > bottom + 1.5)
+    result = analyze(Samples.from_arrays({k: v[keep] for k, v in d.items()}))
+    assert result.rep_count == 1
+    assert result.reps[0].start_s > end
+
+
+def test_events_are_in_order_and_rep_started_precedes_completion():
+    s = ds.Script(rate_hz=100).rep(60).stand(1.0).rep(40)
+    events = Pipeline().push(Samples.from_arrays(s.render()))
+    started = [e for e in events if isinstance(e, RepStarted)]
+    done = [e for e in events if isinstance(e, RepCompleted)]
+    assert [e.index for e in started] == [1, 2]
+    assert [e.rep.index for e in done] == [1, 2]
+    assert started[0].t_s == pytest.approx(done[0].rep.start_s, abs=0.2)
+
+
+def test_new_set_restarts_the_count_and_can_recapture_upright():
+    s = ds.Script(rate_hz=100).rep(60).stand(3.0).rep(50).stand(1.0)
+    samples = Samples.from_arrays(s.render())
+    pipe = Pipeline()
+    half = int(s.reps[1][0] * 100) - 150  # standing, 1.5 s before the second rep
+    pipe.push(samples[:half])
+    assert pipe.state.rep_count == 1
+    pipe.new_set(recapture_upright=True)
+    assert pipe.state.rep_count == 0 and pipe.state.hinge_deg is None
+    events = pipe.push(samples[half:])
+    assert any(type(e).__name__ == "UprightCaptured" for e in events)
+    assert [round(r.depth_deg / 10) * 10 for r in pipe.reps] == [50]
+    assert pipe.reps[0].index == 1
