@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test bench snapshots clean
+.PHONY: demo test typecheck bench snapshots clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +17,15 @@ demo: $(VENV)/.installed
 
 test: $(VENV)/.installed
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# The firmware against MicroPython's rp2 stubs (kept out of the venv's own site-packages).
+$(VENV)/mp-stubs/.installed: $(VENV)/.installed
+	$(BIN)/python -m pip install -q mypy
+	$(BIN)/python -m pip install -q --no-deps --target $(VENV)/mp-stubs micropython-rp2-rpi_pico-stubs micropython-stdlib-stubs
+	touch $@
+
+typecheck: $(VENV)/mp-stubs/.installed
+	$(BIN)/mypy --config-file device/mypy.ini device/dowel_device device/main.py
 
 bench: $(VENV)/.installed
 	$(BIN)/python -m bench
