@@ -95,6 +95,10 @@ _IMU_MISSING = const(2)  # no IMU answered: its fields are 0
 _CR = const(0x0D)
 _CTRL_C = const(0x03)
 
+# STATUS counters wrap at 2**30: on the RP2040 a MicroPython small int holds 31 bits, and
+# anything wider (even the constant 0xFFFFFFFF) is a heap-allocated big int.
+_SMALL_MASK = const(0x3FFFFFFF)
+
 _STATUS_FMT = MESSAGES[STATUS][1]
 _STATUS_BODY_LEN = HEADER_LEN + struct.calcsize(_STATUS_FMT) + CRC_LEN
 _STATUS_FRAME_LEN = _STATUS_BODY_LEN + 2  # COBS adds one byte below 254, plus the delimiter
@@ -114,8 +118,8 @@ class _StatusWriter:
         struct.pack_into(HEADER_FMT, body, 0, PROTOCOL_VERSION, STATUS, seq & 0xFFFF)
         struct.pack_into(
             _STATUS_FMT, body, HEADER_LEN,
-            uptime_ms & 0xFFFFFFFF, samples & 0xFFFFFFFF, overruns & 0xFFFFFFFF,
-            drops & 0xFFFFFFFF, imu_errors & 0xFFFFFFFF, loop_errors & 0xFFFFFFFF,
+            uptime_ms & _SMALL_MASK, samples & _SMALL_MASK, overruns & _SMALL_MASK,
+            drops & _SMALL_MASK, imu_errors & _SMALL_MASK, loop_errors & _SMALL_MASK,
             rate_hz, flags, last_error,
         )
         c = crc16_table(body, _STATUS_BODY_LEN - CRC_LEN)
@@ -287,7 +291,7 @@ class Firmware:
         d = self.board.ticks_diff(now, self._up_mark)
         if d >= 1000:
             ms = d // 1000
-            self._up_ms += ms
+            self._up_ms = (self._up_ms + ms) & _SMALL_MASK
             self._up_mark = self.board.ticks_add(self._up_mark, ms * 1000)
 
     # --------------------------------------------------------------------------------- IMU
