@@ -1,0 +1,804 @@
+"""The serial link to a dowel: one reader thread owns the port, decodes frames and hands the
+consumer batches of messages; commands go out from any thread and wait for their ACK/NACK.
+
+After an unplug it reopens the same port (or finds the same board by its id), resumes streaming
+and reports the gap. Consumer callbacks run on the reader thread and must not block.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import threading
+import time
+from collections import deque
+
+import dowel_protocol as P
+import serial
+
+from ..errors import PortError
+from .detect import find_dowel, list_serial_ports
+from .serialport import open_serial
+from .types import (
+    CLOSED,
+    CONNECTED,
+    CONNECTING,
+    RECONNECTING,
+    CommandRejected,
+    CommandReply,
+    CommandTimeout,
+    DeviceInfo,
+    DeviceStatus,
+    Gap,
+    LinkBatch,
+    LinkDown,
+    LinkEvent,
+    LinkStats,
+)
+
+COMMAND_NAMES = {t: P.MESSAGES[t][0].upper() for t in P.MESSAGES if t >= 0x80}
+_READ_TIMEOUT_S = 0.008
+_HANDSHAKE_RETRY_S = 1.0
+_DETECT_EVERY_S = 1.0
+_RATE_WINDOW_US = 1_000_000
+_T_JUMP_US = 5_000_000  # a device-clock jump this large means the dowel restarted
+_EXTRA_FRAMES = 64  # INFO/ACK/STATUS frames the device may send besides samples in a gap
+
+
+class _Pending:
+    """A command waiting for its ACK/NACK (and, for GET_INFO/GET_STATUS, its INFO/STATUS)."""
+
+    __slots__ = (
+        "cmd_type", "seq", "sent_mono", "deadline", "done", "reply", "payload",
+        "needs_payload", "on_done", "error", "reply_mono",
+    )
+
+    def __init__(self, cmd_type, seq, timeout_s, on_done=None):
+        self.cmd_type = cmd_type
+        self.seq = seq
+        self.sent_mono = time.monotonic()
+        self.deadline = self.sent_mono + timeout_s
+        self.done = threading.Event()
+        self.reply = None
+        self.payload = None
+        self.needs_payload = cmd_type in (P.CMD_GET_INFO, P.CMD_GET_STATUS)
+        self.on_done = on_done  # background commands: called on the reader thread
+        self.error = None  # LinkDown if the port dropped while waiting
+        self.reply_mono = None
+
+    def to_reply(self):
+        ack = self.reply
+        ok = ack.type == P.ACK
+        code = 0 if ok else ack.error
+        return CommandReply(
+            cmd_type=self.cmd_type,
+            cmd_seq=self.seq,
+            ok=ok,
+            error_code=code,
+            error="" if ok else P.ERROR_NAMES.get(code, "error %d" % code),
+            round_trip_s=(self.reply_mono or time.monotonic()) - self.sent_mono,
+            reply=self.payload,
+        )
+
+
+class SerialLink:
+    """The link to one dowel on one serial port.
+
+    on_batch(LinkBatch) and on_event(LinkEvent) are called on the reader thread, in stream
+    order (only close() may emit a last warning from the caller's thread), and must return quickly (the TUI posts a Textual message; `dowel record` queues the
+    batch for its writer). An exception raised by on_batch is reported as an "error" event;
+    one raised by on_event stops the reader (kept in `failure`).
+
+    port=None auto-detects a dowel when opened. Use as a context manager, or open()/close().
+
+        link = SerialLink("/dev/ttyACM0", on_batch=queue.put, on_event=queue.put)
+        info = link.connect(rate_hz=100)      # PortError with one sentence if it cannot
+        ...                                    # link.stats(), link.set_rate(200), link.stop()
+        link.close()
+    """
+
+    def __init__(
+        self,
+        port=None,
+        *,
+        on_batch=None,
+        on_event=None,
+        batch_interval_s=0.015,
+        reconnect_interval_s=0.25,
+        command_timeout_s=1.0,
+        list_ports=list_serial_ports,
+    ):
+        self.port = port
+        self.on_batch = on_batch
+        self.on_event = on_event
+        self.batch_interval_s = batch_interval_s
+        self.reconnect_interval_s = reconnect_interval_s
+        self.command_timeout_s = command_timeout_s
+        self._list_ports = list_ports
+
+        self._lock = threading.Lock()  # pending commands, stats windows, events
+        self._wlock = threading.Lock()  # writes, and swapping the port object
+        self._stop = threading.Event()
+        self._connected = threading.Event()
+        self._thread = None
+        self._ser = None
+        self._state = CLOSED
+        self.failure = None  # the exception that stopped the reader thread, if any
+
+        self._seq = itertools.count(1)
+        self._pending = {}
+        self._want_streaming = None  # the user's start()/stop(); None: follow the device
+        self._want_rate = None  # the user's set_rate()
+
+        self._decoder = P.StreamDecoder()
+        self._retired = {}  # counters of the decoders of earlier connections
+        self._info = None
+        self._status = None
+        self._last_seq = None  # device sequence number of the latest frame
+        self._samples = 0
+        self._samples_this_conn = 0
+        self._bytes_total = 0
+        self._byte_window = deque()  # (mono, n)
+        self._byte_window_sum = 0
+        self._t_window = deque()  # unwrapped device t_us of recent samples
+        self._t_prev = None
+        self._t_unwrapped = 0
+        self._last_sample_mono = None
+        self._last_rx_mono = None
+        self._last_rx_wall = None
+
+        self._handshake_mono = None  # when the latest GET_INFO of the handshake went out
+        self._resume = False  # a reconnect: resume streaming and rate after the handshake
+        self._gap_open = None  # dict describing the drop until the first frame after it
+        self._gaps = []
+        self._reconnects = 0
+        self._gap_lost = 0
+        self._gap_streaming = False  # samples were arriving when the link dropped
+        self._next_attempt = 0.0
+        self._next_detect = 0.0
+        self._last_reopen_error = None
+        self._events = deque(maxlen=200)
+        self._last_error = None
+
+        self._batch_index = 0
+        self._raw = bytearray()
+        self._msgs = []
+        self._rx = []
+        self._batch_wall = 0.0
+        self._batch_mono = 0.0
+
+    # ---------------------------------------------------------------- lifecycle
+
+    def __enter__(self):
+        self.open()
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    @property
+    def state(self):
+        return self._state
+
+    @property
+    def info(self):
+        """The latest DeviceInfo (INFO reply), or None before the first."""
+        return self._info
+
+    @property
+    def status(self):
+        """The latest DeviceStatus (STATUS message), or None before the first."""
+        return self._status
+
+    @property
+    def gaps(self):
+        """Every Gap marked so far (a copy)."""
+        with self._lock:
+            return list(self._gaps)
+
+    @property
+    def events(self):
+        """The latest 200 LinkEvents (a copy), for consumers that poll."""
+        with self._lock:
+            return list(self._events)
+
+    def open(self):
+        """Open the port (auto-detecting a dowel if none was given) and start the reader.
+
+        Raises PortError if the port is missing, busy or forbidden, or no dowel is found.
+        The link is "connecting" until the dowel answers GET_INFO (see wait_connected).
+        """
+        if self._thread is not None:
+            raise RuntimeError("SerialLink.open() called twice")
+        if self.port is None:
+            self.port, self._info = find_dowel(ports=self._list_ports())
+        self._ser = open_serial(self.port, read_timeout_s=_READ_TIMEOUT_S)
+        self._state = CONNECTING
+        self._thread = threading.Thread(target=self._run, name="dowel-link", daemon=True)
+        self._thread.start()
+        return self
+
+    def wait_connected(self, timeout_s):
+        """True once the dowel has answered GET_INFO on the current connection."""
+        return self._connected.wait(timeout_s)
+
+    def connect(self, rate_hz=None, stream=True, timeout_s=3.0):
+        """open(), wait for the dowel's INFO, set the rate, start streaming; returns DeviceInfo.
+
+        Raises PortError if the port cannot be opened or nothing there answers as a dowel.
+        """
+        self.open()
+        try:
+            if not self.wait_connected(timeout_s):
+                if self.failure is not None:
+                    raise PortError(
+                        "The link to %s failed: %s." % (self.port, self.failure)
+                    ) from self.failure
+                raise PortError(
+                    "No dowel answered on %s: the device there did not reply to GET_INFO "
+                    "within %.0f s." % (self.port, timeout_s)
+                )
+            if rate_hz is not None and (self._info is None or self._info.rate_hz != rate_hz):
+                self.set_rate(rate_hz)
+            if stream:
+                self.start()
+        except BaseException:
+            self.close(stop_streaming=False)
+            raise
+        return self._info
+
+    def close(self, stop_streaming=True):
+        """Stop streaming (if asked and connected), stop the reader and release the port.
+
+        Called from a link callback (the reader thread), it only asks the reader to stop.
+        """
+        if self._thread is None:
+            self._state = CLOSED
+            return
+        if threading.current_thread() is self._thread:
+            self._stop.set()
+            return
+        if stop_streaming and self._state == CONNECTED:
+            try:
+                self._command(P.CMD_STOP, (), 0.3, retries=0)
+            except (LinkDown, CommandTimeout, CommandRejected) as e:
+                self._emit("warning", "Could not stop the dowel's stream while closing: %s" % e, error=e)
+        self._stop.set()
+        with self._wlock:
+            ser = self._ser
+            if ser is not None:
+                ser.cancel_read()
+        self._thread.join(timeout=5.0)
+        if self._thread.is_alive():
+            raise RuntimeError("the serial reader thread did not stop within 5 s")
+
+    # ---------------------------------------------------------------- commands
+
+    def send(self, cmd_type, values=(), wait=True, timeout_s=None):
+        """Send one command frame; with wait, return its CommandReply (ACK or NACK).
+
+        Raises LinkDown if the dowel is not connected, CommandTimeout if no ACK/NACK came.
+        Without wait, returns the command's sequence number; a NACK becomes a "warning" event.
+        """
+        timeout_s = self.command_timeout_s if timeout_s is None else timeout_s
+        seq = next(self._seq) & 0xFFFF
+        frame = P.pack(cmd_type, seq, values)
+        p = _Pending(cmd_type, seq, timeout_s, on_done=None if wait else self._report_background)
+        with self._lock:
+            self._pending[seq] = p
+        try:
+            self._write(frame)
+        except LinkDown:
+            with self._lock:
+                self._pending.pop(seq, None)
+            raise
+        if not wait:
+            return seq
+        if not p.done.wait(timeout_s):
+            with self._lock:
+                self._pending.pop(seq, None)
+            raise CommandTimeout(
+                "The dowel on %s did not answer %s within %.1f s."
+                % (self.port, COMMAND_NAMES.get(cmd_type, cmd_type), timeout_s)
+            )
+        if p.error is not None:
+            raise p.error
+        return p.to_reply()
+
+    def _command(self, cmd_type, values=(), timeout_s=None, retries=1):
+        """send() and wait, retrying after a timeout; raises CommandRejected on a NACK."""
+        for attempt in range(retries + 1):
+            try:
+                reply = self.send(cmd_type, values, wait=True, timeout_s=timeout_s)
+                break
+            except CommandTimeout:
+                if attempt == retries:
+                    raise
+        if not reply.ok:
+            what = COMMAND_NAMES.get(cmd_type, str(cmd_type))
+            if values:
+                what += " " + " ".join(str(v) for v in values)
+            raise CommandRejected(
+                "The dowel refused %s (%s)." % (what, reply.error), reply.error, reply.error_code
+            )
+        return reply
+
+    def ping(self, timeout_s=None):
+        """Round-trip time of a PING, in seconds."""
+        return self._command(P.CMD_PING, (), timeout_s).round_trip_s
+
+    def get_info(self, timeout_s=None):
+        """Ask the dowel who it is; returns DeviceInfo (firmware, board id, IMU, rate)."""
+        reply = self._command(P.CMD_GET_INFO, (), timeout_s)
+        return DeviceInfo.from_message(reply.reply)
+
+    def get_status(self, timeout_s=None):
+        """Ask for the firmware's health counters; returns DeviceStatus."""
+        reply = self._command(P.CMD_GET_STATUS, (), timeout_s)
+        return DeviceStatus.from_message(reply.reply)
+
+    def start(self, timeout_s=None):
+        """Start streaming samples (resumed automatically after a reconnect)."""
+        self._want_streaming = True
+        reply = self._command(P.CMD_START, (), timeout_s)
+        self._update_info(streaming=True)
+        return reply
+
+    def stop(self, timeout_s=None):
+        """Stop streaming samples."""
+        self._want_streaming = False
+        reply = self._command(P.CMD_STOP, (), timeout_s)
+        self._update_info(streaming=False)
+        return reply
+
+    def set_rate(self, rate_hz, timeout_s=None):
+        """Set the sample rate in Hz (restored automatically after a reconnect)."""
+        reply = self._command(P.CMD_SET_RATE, (int(rate_hz),), timeout_s)
+        self._want_rate = int(rate_hz)
+        self._update_info(rate_hz=int(rate_hz))
+        return reply
+
+    def _update_info(self, **changes):
+        """Keep the cached INFO true after a command the dowel acknowledged."""
+        info = self._info
+        if info is not None:
+            self._info = dataclasses.replace(info, **changes)
+
+    def reset(self, timeout_s=None):
+        """Reboot the dowel; the link then reconnects to it like after an unplug."""
+        return self._command(P.CMD_RESET, (), timeout_s)
+
+    def _write(self, frame):
+        with self._wlock:
+            ser = self._ser
+            if ser is None or self._stop.is_set():
+                raise LinkDown(
+                    "The dowel is not connected (%s)." % (
+                        "closed" if self._stop.is_set() or self._state == CLOSED
+                        else "reconnecting to %s" % self.port
+                    )
+                )
+            try:
+                ser.write(frame)
+            except (serial.SerialException, OSError) as e:
+                raise LinkDown("Could not send to the dowel on %s: %s." % (self.port, e)) from e
+
+    def _send_background(self, cmd_type, values=(), on_done=None, lead=b""):
+        """A command the link sends itself (handshake, resume); failures become events.
+        `lead` goes out just before the frame."""
+        seq = next(self._seq) & 0xFFFF
+        p = _Pending(cmd_type, seq, self.command_timeout_s, on_done or self._report_background)
+        with self._lock:
+            self._pending[seq] = p
+        try:
+            self._write(lead + P.pack(cmd_type, seq, values))
+        except LinkDown as e:
+            with self._lock:
+                self._pending.pop(seq, None)
+            self._emit("warning", str(e), error=e)
+
+    def _report_background(self, p):
+        name = COMMAND_NAMES.get(p.cmd_type, str(p.cmd_type))
+        if p.reply is None:
+            if p.error is None:
+                self._emit("warning", "The dowel did not answer %s." % name)
+        elif p.reply.type == P.NACK:
+            r = p.to_reply()
+            self._emit("warning", "The dowel refused %s (%s)." % (name, r.error))
+
+    # ---------------------------------------------------------------- statistics
+
+    def stats(self):
+        """A LinkStats snapshot; cheap enough to call on every screen refresh."""
+        now = time.monotonic()
+        with self._lock:
+            c = self._counters_locked()
+            self._trim_bytes(now)
+            bps = self._byte_window_sum / (_RATE_WINDOW_US / 1e6)
+            rate = 0.0
+            w = self._t_window
+            fresh = self._last_sample_mono is not None and now - self._last_sample_mono < 1.0
+            if fresh and len(w) >= 2 and w[-1] > w[0]:
+                rate = (len(w) - 1) * 1e6 / (w[-1] - w[0])
+            return LinkStats(
+                state=self._state,
+                port=self.port,
+                sample_rate_hz=rate,
+                bytes_per_s=bps,
+                frames=c["frames"],
+                samples=self._samples,
+                crc_errors=c["crc_errors"],
+                malformed=c["malformed"] + c["oversize"],
+                unknown_type=c["unknown_type"],
+                lost_frames=c["lost_frames"] + self._gap_lost,
+                bytes_total=self._bytes_total,
+                reconnects=self._reconnects,
+                gaps=len(self._gaps),
+                last_rx_age_s=None if self._last_rx_mono is None else now - self._last_rx_mono,
+                info=self._info,
+                status=self._status,
+                last_error=self._last_error,
+                counters=c,
+            )
+
+    def _counters_locked(self):
+        c = dict(self._decoder.counters())
+        for k, v in self._retired.items():
+            c[k] = c.get(k, 0) + v
+        return c
+
+    def _trim_bytes(self, now):
+        w = self._byte_window
+        while w and now - w[0][0] > _RATE_WINDOW_US / 1e6:
+            self._byte_window_sum -= w.popleft()[1]
+
+    # ---------------------------------------------------------------- events
+
+    def _emit(self, kind, message, error=None, gap=None):
+        ev = LinkEvent(kind, self._state, message, time.time(), self.port, error, gap)
+        with self._lock:
+            self._events.append(ev)
+            if kind in ("error", "warning"):
+                self._last_error = message
+        if self.on_event is not None:
+            self.on_event(ev)
+
+    def _set_state(self, state, message, error=None):
+        self._state = state
+        if state == CONNECTED:
+            self._connected.set()
+        else:
+            self._connected.clear()
+        self._emit("state", message, error=error)
+
+    # ---------------------------------------------------------------- reader thread
+
+    def _run(self):
+        try:
+            self._set_state(CONNECTING, "Opened %s; waiting for the dowel to answer." % self.port)
+            self._begin_handshake()
+            self._loop()
+            self._flush()
+            close_error = self._close_port()
+            self._set_state(CLOSED, "Closed the link to %s." % self.port, error=close_error)
+        except BaseException as e:
+            self.failure = e
+            self._connected.clear()
+            self._state = CLOSED
+            self._close_port()
+            with self._lock:
+                waiting = list(self._pending.values())
+                self._pending.clear()
+            for p in waiting:
+                p.error = LinkDown("The serial link stopped: %s" % e)
+                p.done.set()
+            raise
+
+    def _loop(self):
+        while not self._stop.is_set():
+            ser = self._ser
+            if ser is None:
+                self._try_reopen()
+                continue
+            try:
+                data = ser.read(ser.in_waiting or 1)
+            except (serial.SerialException, OSError) as e:
+                if self._stop.is_set():
+                    break
+                self._on_drop(e)
+                continue
+            now = time.monotonic()
+            if data:
+                self._on_data(data, now)
+            self._housekeeping(now)
+
+    def _on_data(self, data, now):
+        wall = time.time()
+        self._last_rx_mono = now
+        self._last_rx_wall = wall
+        with self._lock:
+            self._bytes_total += len(data)
+            self._byte_window.append((now, len(data)))
+            self._byte_window_sum += len(data)
+            self._trim_bytes(now)
+        if not self._raw and not self._msgs:
+            self._batch_wall = wall
+            self._batch_mono = now
+        self._raw.extend(data)
+        for m in self._decoder.feed(data):
+            if self._gap_open is not None:
+                self._close_gap(m, now, wall)
+            self._last_seq = m.seq
+            self._handle(m, now)
+            self._msgs.append(m)
+            self._rx.append(now)
+
+    def _handle(self, m, now):
+        t = m.type
+        if t == P.SAMPLE:
+            self._samples += 1
+            self._samples_this_conn += 1
+            self._track_rate(m.values[0], now)
+        elif t == P.INFO:
+            self._info = DeviceInfo.from_message(m)
+            self._attach_payload(P.CMD_GET_INFO, m)
+        elif t == P.STATUS:
+            self._status = DeviceStatus.from_message(m)
+            self._attach_payload(P.CMD_GET_STATUS, m)
+        elif t == P.ACK or t == P.NACK:
+            self._on_reply(m)
+
+    def _track_rate(self, t_us, now):
+        with self._lock:
+            w = self._t_window
+            if self._t_prev is None:
+                self._t_unwrapped = 0
+            else:
+                d = (t_us - self._t_prev) % P.T_US_MODULUS
+                if d > _T_JUMP_US:
+                    w.clear()
+                self._t_unwrapped += d
+            self._t_prev = t_us
+            w.append(self._t_unwrapped)
+            while w[-1] - w[0] > _RATE_WINDOW_US:
+                w.popleft()
+            self._last_sample_mono = now
+
+    def _attach_payload(self, cmd_type, m):
+        done = []
+        with self._lock:
+            for p in self._pending.values():
+                if p.cmd_type == cmd_type and p.payload is None:
+                    p.payload = m
+                    if p.reply is not None:
+                        done.append(p)
+        for p in done:
+            self._complete(p)
+
+    def _on_reply(self, m):
+        cmd_type, cmd_seq = m.values[0], m.values[1]
+        with self._lock:
+            p = self._pending.get(cmd_seq)
+            if p is None or p.cmd_type != cmd_type:
+                p = None
+            else:
+                p.reply = m
+                p.reply_mono = time.monotonic()
+                if m.type == P.NACK or not p.needs_payload or p.payload is not None:
+                    self._pending.pop(cmd_seq, None)
+                else:
+                    p = None  # the INFO/STATUS has not arrived yet
+        if p is not None:
+            self._complete(p, popped=True)
+        elif m.type == P.NACK and m.values[2] == P.ERR_BAD_FRAME:
+            self._emit("warning", "The dowel received a damaged command frame and dropped it.")
+
+    def _complete(self, p, popped=False):
+        if not popped:
+            with self._lock:
+                self._pending.pop(p.seq, None)
+        p.done.set()
+        if p.on_done is not None:
+            p.on_done(p)
+
+    def _housekeeping(self, now):
+        if (self._raw or self._msgs) and now - self._batch_mono >= self.batch_interval_s:
+            self._flush()
+        expired = []
+        with self._lock:
+            for seq, p in list(self._pending.items()):
+                if p.on_done is not None and now > p.deadline:
+                    del self._pending[seq]
+                    expired.append(p)
+        for p in expired:
+            p.done.set()
+            p.on_done(p)
+        if (
+            self._state != CONNECTED
+            and self._handshake_mono is not None
+            and now - self._handshake_mono > _HANDSHAKE_RETRY_S
+        ):
+            self._begin_handshake()
+
+    def _flush(self):
+        if not self._raw and not self._msgs:
+            return
+        batch = LinkBatch(
+            self._batch_index, self._msgs, self._rx, bytes(self._raw),
+            self._batch_wall, self._batch_mono,
+        )
+        self._batch_index += 1
+        self._raw = bytearray()
+        self._msgs = []
+        self._rx = []
+        if self.on_batch is None:
+            return
+        try:
+            self.on_batch(batch)
+        except Exception as e:  # reported to the consumer, never dropped silently
+            self._emit("error", "The consumer of the dowel's data failed: %r" % e, error=e)
+
+    # ---------------------------------------------------------------- handshake and reconnect
+
+    def _begin_handshake(self):
+        if self._ser is None:
+            return
+        self._handshake_mono = time.monotonic()
+        # a lone 0x00 first ends any frame the dowel half-received before this connection
+        self._send_background(P.CMD_GET_INFO, on_done=self._on_handshake, lead=b"\x00")
+
+    def _on_handshake(self, p):
+        if self._state == CONNECTED or self._ser is None:
+            return
+        if p.reply is None:
+            return  # no answer yet: _housekeeping asks again every second
+        info = DeviceInfo.from_message(p.payload) if p.payload is not None else self._info
+        previous = self._info if self._resume else None
+        if p.payload is not None:
+            self._info = info
+        self._handshake_mono = None
+        if p.reply.type == P.NACK:
+            self._emit("warning", "The dowel refused GET_INFO (%s)." % p.to_reply().error)
+        if previous is not None and info is not None and previous.board_id != info.board_id:
+            self._emit(
+                "warning",
+                "A different dowel (board %s, was %s) is now on %s."
+                % (info.board_id, previous.board_id, self.port),
+            )
+        what = "dowel"
+        if info is not None:
+            what = "dowel %s (firmware %s, IMU %s, %d Hz)" % (
+                info.board_id, info.fw_version, info.imu_name, info.rate_hz,
+            )
+        self._set_state(CONNECTED, "Connected to %s on %s." % (what, self.port))
+        if self._resume:
+            self._resume = False
+            if self._want_rate is not None and (info is None or info.rate_hz != self._want_rate):
+                self._send_background(P.CMD_SET_RATE, (self._want_rate,))
+            resume = self._want_streaming
+            if resume is None:
+                resume = self._gap_streaming
+            if resume and (info is None or not info.streaming):
+                self._send_background(P.CMD_START)
+
+    def _close_port(self):
+        """Release the port; returns the error closing it raised, if any (a dead port may)."""
+        with self._wlock:
+            ser, self._ser = self._ser, None
+        if ser is None:
+            return None
+        try:
+            ser.close()
+        except (serial.SerialException, OSError) as e:
+            return e
+        return None
+
+    def _on_drop(self, exc):
+        """The port failed (unplugged): flush, release it, fail waiters, start reconnecting."""
+        self._flush()
+        close_error = self._close_port()
+        reason = "The port %s failed: %s" % (self.port, exc)
+        if close_error is not None:
+            reason += " (closing it also failed: %s)" % close_error
+        with self._lock:
+            waiting = [p for p in self._pending.values() if p.on_done is None]
+            for p in waiting:
+                del self._pending[p.seq]
+            self._pending.clear()
+            for k, v in self._decoder.counters().items():
+                self._retired[k] = self._retired.get(k, 0) + v
+            # a fresh decoder forgets the sequence baseline and the half-read frame
+            self._decoder = P.StreamDecoder()
+            self._t_window.clear()
+            self._t_prev = None
+        for p in waiting:
+            p.error = LinkDown("The dowel was unplugged while waiting for an answer (%s)." % exc)
+            p.done.set()
+        if self._gap_open is None:
+            self._gap_open = {
+                "start_wall": self._last_rx_wall if self._last_rx_wall is not None else time.time(),
+                "start_mono": self._last_rx_mono if self._last_rx_mono is not None else time.monotonic(),
+                "last_seq": self._last_seq,
+                "reason": reason,
+            }
+            self._gap_streaming = self._samples_this_conn > 0
+        self._samples_this_conn = 0
+        self._handshake_mono = None
+        self._resume = True
+        self._next_attempt = time.monotonic()
+        self._last_reopen_error = None
+        self._set_state(RECONNECTING, "%s; reconnecting." % reason, error=exc)
+
+    def _try_reopen(self):
+        delay = self._next_attempt - time.monotonic()
+        if delay > 0 and self._stop.wait(delay):
+            return
+        self._next_attempt = time.monotonic() + self.reconnect_interval_s
+        try:
+            ser = open_serial(self.port, read_timeout_s=_READ_TIMEOUT_S)
+        except PortError as e:
+            ser = self._find_same_board(e)
+            if ser is None:
+                return
+        with self._wlock:
+            if self._stop.is_set():
+                ser.close()
+                return
+            self._ser = ser
+        self._begin_handshake()
+
+    def _find_same_board(self, open_error):
+        """After the port failed to reopen: report a new kind of failure, look for the board."""
+        msg = str(open_error)
+        if msg != self._last_reopen_error:
+            self._last_reopen_error = msg
+            if not msg.startswith("No serial port at"):  # a missing port is what we expect
+                self._emit("warning", msg, error=open_error)
+        info = self._info
+        now = time.monotonic()
+        if info is None or self._list_ports is None or now < self._next_detect:
+            return None
+        self._next_detect = now + _DETECT_EVERY_S
+        others = [e for e in self._list_ports() if e.device != self.port and e.looks_like_dowel]
+        if not others:
+            return None
+        try:
+            path, _ = find_dowel(board_id=info.board_id, ports=others)
+            ser = open_serial(path, read_timeout_s=_READ_TIMEOUT_S)
+        except PortError as e:
+            if str(e) != self._last_reopen_error and "is not connected" not in str(e):
+                self._last_reopen_error = str(e)
+                self._emit("warning", str(e), error=e)
+            return None
+        self._emit("warning", "The dowel %s came back on %s (was %s)." % (info.board_id, path, self.port))
+        self.port = path
+        return ser
+
+    def _close_gap(self, m, now, wall):
+        g = self._gap_open
+        self._gap_open = None
+        last = g["last_seq"]
+        lost = None
+        restarted = False
+        if last is not None:
+            d = (m.seq - last - 1) & 0xFFFF
+            elapsed = max(0.0, now - g["start_mono"])
+            bound = elapsed * P.RATE_MAX_HZ * 1.1 + _EXTRA_FRAMES
+            if d < 0x8000 and d <= bound:
+                lost = d
+            else:
+                restarted = True
+        gap = Gap(self.port, g["start_wall"], wall, lost, restarted, g["reason"])
+        with self._lock:
+            self._gaps.append(gap)
+            self._reconnects += 1
+            self._gap_lost += lost or 0
+        if lost is None:
+            detail = "the dowel restarted" if restarted else "frames lost unknown"
+        else:
+            detail = "%d frames lost" % lost
+        self._emit(
+            "gap",
+            "The dowel is back on %s after %.1f s without data (%s)." % (self.port, gap.duration_s, detail),
+            gap=gap,
+        )
