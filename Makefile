@@ -16,6 +16,7 @@ demo: $(VENV)/.installed
 	$(BIN)/dowel demo
 
 test: $(VENV)/.installed
+	.ci/system-deps
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 # The firmware against MicroPython's rp2 stubs (kept out of the venv's own site-packages).

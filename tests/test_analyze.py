@@ -175,3 +175,20 @@ def test_from_messages_unwraps_and_zeroes(good_body):
     assert set(zero) == {"head", "midback", "tailbone"} and zero["midback"] > 0
     pipe.push_messages(msgs[300:400])
     assert pipe.state.contacts["midback"].pressure_n < 0.5  # today's load is the new zero
+
+
+def test_recordings_are_readable_by_the_user_only(tmp_path):
+    import os
+    import stat
+
+    from smart_dowel.recording import RecordingWriter
+
+    path = tmp_path / "r.rec"
+    path.write_bytes(b"old")
+    os.chmod(path, 0o644)  # an existing, world-readable file is tightened too
+    with RecordingWriter(path, {"port": "/dev/ttyACM0"}) as rec:
+        rec.write(b"\x00")
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    new = tmp_path / "new.rec"
+    RecordingWriter(new).close()
+    assert stat.S_IMODE(os.stat(new).st_mode) == 0o600

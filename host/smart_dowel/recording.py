@@ -46,7 +46,14 @@ class RecordingWriter:
         meta.setdefault("created", datetime.datetime.now(datetime.timezone.utc).isoformat())
         meta["format"] = FORMAT_VERSION
         header = json.dumps(meta, sort_keys=True)  # one line: json.dumps escapes newlines
-        self._f = open(self.path, "wb")
+        # patient data: readable by the user only, from the moment the file exists
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.fchmod(fd, 0o600)  # an existing file keeps its old mode through O_TRUNC
+        except OSError:
+            os.close(fd)
+            raise
+        self._f = os.fdopen(fd, "wb")
         self._f.write(MAGIC)
         self._f.write(header.encode("utf-8") + b"\n")
         self.bytes_written = 0

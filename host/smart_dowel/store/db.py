@@ -1,0 +1,960 @@
+"""The session store: one SQLite database per user holding patients, sessions, sets, reps,
+faults, reconnect gaps and every raw sample, written safely while a session runs.
+
+Durability: WAL journal, synchronous=FULL, and a writer thread that commits whatever arrived
+every `flush_interval_s` (0.5 s), so a crash loses at most that much. FULL (an fsync per
+commit, two a second) rather than NORMAL: NORMAL already survives a kill -9 in WAL mode, but
+a clinic laptop can also lose power, and two fsyncs a second cost nothing next to patient data.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime as _dt
+import json
+import math
+import os
+import sqlite3
+import threading
+import time
+import weakref
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import StoreError
+from . import paths
+from . import samples as S
+from .schema import MIGRATIONS, SCHEMA_VERSION
+
+FLUSH_INTERVAL_S = 0.5
+MAX_BLOCK_SAMPLES = 2000
+UNASSIGNED_PATIENT = "Unassigned"
+MAX_PATIENT_NAME = 120
+REP_FIELDS = ("start_s", "bottom_s", "end_s", "depth_deg", "descent_s", "ascent_s")
+
+
+def now_iso():
+    return _dt.datetime.now().astimezone().isoformat(timespec="seconds")
+
+
+def describe_sqlite_error(e, path, action):
+    """One clear sentence for an sqlite3 error, naming the database and what to do."""
+    name = getattr(e, "sqlite_errorname", "") or ""
+    text = str(e)
+    if name.startswith("SQLITE_FULL") or "full" in text:
+        return (
+            "the disk holding %s is full, so %s failed; free some disk space "
+            "(nothing already saved was lost)" % (path, action)
+        )
+    if name.startswith(("SQLITE_READONLY", "SQLITE_PERM", "SQLITE_AUTH")) or "readonly" in text:
+        return (
+            "%s cannot be written (%s), so %s failed; check that its directory is writable, "
+            "or set %s to a writable directory" % (path, text, action, paths.ENV_DATA_DIR)
+        )
+    if name.startswith("SQLITE_CANTOPEN"):
+        return (
+            "%s cannot be opened (%s); check that its directory exists and is writable, "
+            "or set %s to another directory" % (path, text, paths.ENV_DATA_DIR)
+        )
+    if name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")):
+        return (
+            "%s is damaged or is not a smart-dowel database (%s); it was left untouched: "
+            "keep a copy for recovery and move it aside to start a new one" % (path, text)
+        )
+    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+        return (
+            "%s is busy (another dowel program is writing to it), so %s failed; "
+            "try again in a moment" % (path, action)
+        )
+    if name.startswith("SQLITE_IOERR"):
+        return "a disk error occurred while %s in %s (%s)" % (action, path, text)
+    return "%s failed on %s: %s" % (action, path, text)
+
+
+def _num(v):
+    """A JSON/SQLite-friendly float (or None) from numpy or Python numbers."""
+    if v is None:
+        return None
+    f = float(v)
+    return None if math.isnan(f) else f
+
+
+def _as_dict(obj):
+    if obj is None:
+        return {}
+    if isinstance(obj, dict):
+        return dict(obj)
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return dataclasses.asdict(obj)
+    if hasattr(obj, "_asdict"):
+        return dict(obj._asdict())
+    if hasattr(obj, "__dict__"):
+        return {k: v for k, v in vars(obj).items() if not k.startswith("_")}
+    if hasattr(obj, "__slots__"):
+        return {k: getattr(obj, k) for k in obj.__slots__ if hasattr(obj, k)}
+    raise TypeError("cannot store %r" % type(obj).__name__)
+
+
+def _jsonable(v):
+    if isinstance(v, dict):
+        return {str(k): _jsonable(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_jsonable(x) for x in v]
+    if isinstance(v, np.ndarray):
+        return v.tolist()
+    if isinstance(v, np.generic):
+        return v.item()
+    if isinstance(v, float) and math.isnan(v):
+        return None
+    if v is None or isinstance(v, (str, int, float, bool)):
+        return v
+    if dataclasses.is_dataclass(v) or hasattr(v, "__dict__") or hasattr(v, "_asdict"):
+        return _jsonable(_as_dict(v))
+    return str(v)
+
+
+def normalise_rep(rep):
+    """A rep from the pipeline (dict, dataclass or object) as a plain dict with a fault list.
+
+    Faults may be identifiers or records {id, phase, start_s, duration_s, cue}.
+    """
+    d = _as_dict(rep)
+    faults = []
+    for f in d.pop("faults", None) or []:
+        if isinstance(f, str):
+            faults.append({"id": f, "phase": None, "start_s": None, "duration_s": None, "cue": ""})
+            continue
+        fd = _as_dict(f)
+        fid = fd.get("id") or fd.get("fault") or fd.get("kind")
+        if not fid:
+            raise ValueError("a fault without an id: %r" % (f,))
+        faults.append(
+            {
+                "id": str(fid),
+                "phase": None if fd.get("phase") is None else str(fd.get("phase")),
+                "start_s": _num(fd.get("start_s")),
+                "duration_s": _num(fd.get("duration_s")),
+                "cue": str(fd.get("cue") or ""),
+            }
+        )
+    out = {k: _num(d.pop(k, None)) for k in REP_FIELDS}
+    if out["start_s"] is None:
+        raise ValueError("a rep needs start_s")
+    d.pop("index", None)
+    d.pop("number", None)
+    out["faults"] = faults
+    out["extra"] = _jsonable(d)
+    return out
+
+
+class Store:
+    """The session database. Open with Store.open(); safe to share between threads."""
+
+    def __init__(self, conn, path):
+        self._conn = conn
+        self.path = Path(path)
+        self._lock = threading.RLock()
+        self._closed = False
+        self._writers = weakref.WeakSet()  # open SessionWriters, closed with the store
+
+    # --- opening -----------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, directory=None, *, path=None):
+        """Open (creating and migrating as needed) the database in the data directory.
+
+        Raises StoreError, leaving the file untouched, for a damaged database, one written by a
+        newer version of smart-dowel, or a directory that cannot be written.
+        """
+        if path is None:
+            directory = paths.ensure_private_dir(
+                directory if directory is not None else paths.data_dir()
+            )
+            path = paths.db_path(directory)
+        path = Path(path)
+        if path.is_dir():
+            raise StoreError("%s is a directory, not a session database" % path)
+        if not path.exists():
+            # create it 0600 before SQLite touches it; SQLite gives -wal and -shm the same mode
+            try:
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, paths.FILE_MODE))
+            except OSError as e:
+                raise StoreError(
+                    "cannot create the session database %s (%s); check that the directory is "
+                    "writable, or set %s to a writable directory"
+                    % (path, e.strerror or e, paths.ENV_DATA_DIR)
+                ) from e
+        else:
+            _make_private(path)
+        try:
+            conn = sqlite3.connect(
+                str(path), isolation_level=None, check_same_thread=False, timeout=10.0
+            )
+        except sqlite3.Error as e:
+            raise StoreError(describe_sqlite_error(e, path, "opening it")) from e
+        try:
+            version = _read_version(conn, path)
+            if version > SCHEMA_VERSION:
+                raise StoreError(
+                    "%s was written by a newer version of smart-dowel (database version %d, this "
+                    "program knows up to %d); it was left untouched: update smart-dowel to open it"
+                    % (path, version, SCHEMA_VERSION)
+                )
+            try:
+                mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+                conn.execute("PRAGMA synchronous=FULL")
+                conn.execute("PRAGMA foreign_keys=ON")
+                if str(mode).lower() != "wal":
+                    raise StoreError(
+                        "%s cannot use write-ahead logging (journal mode %s); put the data "
+                        "directory on a local disk" % (path, mode)
+                    )
+                _migrate(conn, version)
+            except sqlite3.Error as e:
+                raise StoreError(describe_sqlite_error(e, path, "preparing it")) from e
+            for suffix in ("-wal", "-shm"):
+                side = Path(str(path) + suffix)
+                if side.exists():
+                    _make_private(side)
+        except BaseException:
+            conn.close()
+            raise
+        return cls(conn, path)
+
+    @property
+    def connection(self):
+        """The sqlite3 connection (for tests and maintenance); hold `lock` while using it."""
+        return self._conn
+
+    @property
+    def lock(self):
+        return self._lock
+
+    def close(self):
+        """Close open sessions (committing what they hold), then the database. A session that
+        cannot be saved raises StoreError and the database stays open for a retry."""
+        for writer in list(self._writers):
+            writer.close()
+        with self._lock:
+            if not self._closed:
+                self._closed = True
+                self._conn.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    @contextlib.contextmanager
+    def _read(self, action):
+        with self._lock:
+            if self._closed:
+                raise StoreError("the session store is closed")
+            try:
+                yield self._conn
+            except sqlite3.Error as e:
+                raise StoreError(describe_sqlite_error(e, self.path, action)) from e
+
+    @contextlib.contextmanager
+    def _write(self, action):
+        """One transaction: committed on success, rolled back (and StoreError) on failure."""
+        with self._lock:
+            if self._closed:
+                raise StoreError("the session store is closed")
+            conn = self._conn
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                yield conn
+                conn.execute("COMMIT")
+            except sqlite3.Error as e:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise StoreError(describe_sqlite_error(e, self.path, action)) from e
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+
+    def integrity_check(self):
+        """'ok', or SQLite's description of what is damaged."""
+        with self._read("checking it") as conn:
+            rows = conn.execute("PRAGMA integrity_check").fetchall()
+        return "; ".join(str(r[0]) for r in rows)
+
+    # --- patients ----------------------------------------------------------------------------
+
+    def patient_id(self, name, create=True):
+        """The id of the patient with this name (created if missing and create is true)."""
+        name = clean_patient_name(name)
+        with self._read("looking up a patient") as conn:
+            row = conn.execute("SELECT id FROM patients WHERE name = ?", (name,)).fetchone()
+        if row is not None:
+            return row[0]
+        if not create:
+            raise StoreError("no patient named %r in %s" % (name, self.path))
+        with self._write("adding a patient") as conn:
+            row = conn.execute("SELECT id FROM patients WHERE name = ?", (name,)).fetchone()
+            if row is not None:
+                return row[0]
+            cur = conn.execute(
+                "INSERT INTO patients (name, created) VALUES (?, ?)", (name, now_iso())
+            )
+            return cur.lastrowid
+
+    def patients(self):
+        """Every patient with their session count and latest session, by name."""
+        with self._read("listing patients") as conn:
+            rows = conn.execute(
+                "SELECT p.id, p.name, p.created, COUNT(s.id), MAX(s.started) "
+                "FROM patients p LEFT JOIN sessions s ON s.patient_id = p.id "
+                "GROUP BY p.id ORDER BY p.name COLLATE NOCASE"
+            ).fetchall()
+        return [
+            {"id": r[0], "name": r[1], "created": r[2], "session_count": r[3], "last_session": r[4]}
+            for r in rows
+        ]
+
+    # --- writing a session -------------------------------------------------------------------
+
+    def start_session(
+        self,
+        patient,
+        device_info=None,
+        *,
+        source="dowel",
+        port=None,
+        calibration=None,
+        pipeline_version="",
+        flush_interval_s=FLUSH_INTERVAL_S,
+        on_error=None,
+    ):
+        """Create a session for a patient (by name) and return its SessionWriter.
+
+        device_info: the link's DeviceInfo (or a dict); calibration: anything JSON-able.
+        on_error(StoreError) is called from the writer thread when a write fails.
+        """
+        pid = self.patient_id(patient if patient is not None else UNASSIGNED_PATIENT)
+        device = _jsonable(_as_dict(device_info))
+        with self._write("starting a session") as conn:
+            cur = conn.execute(
+                "INSERT INTO sessions (patient_id, started, source, port, device_json, "
+                "calibration_json, pipeline_version) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    pid,
+                    now_iso(),
+                    str(source),
+                    port,
+                    json.dumps(device, sort_keys=True),
+                    json.dumps(_jsonable(calibration or {}), sort_keys=True),
+                    str(pipeline_version or ""),
+                ),
+            )
+            sid = cur.lastrowid
+        writer = SessionWriter(self, sid, flush_interval_s=flush_interval_s, on_error=on_error)
+        self._writers.add(writer)
+        return writer
+
+    def set_calibration(self, session_id, calibration):
+        with self._write("saving the calibration") as conn:
+            conn.execute(
+                "UPDATE sessions SET calibration_json = ? WHERE id = ?",
+                (json.dumps(_jsonable(calibration or {}), sort_keys=True), int(session_id)),
+            )
+
+    # --- reading -----------------------------------------------------------------------------
+
+    def list_sessions(self, patient=None, session_id=None):
+        """Sessions, newest first: id, patient, started, ended, duration_s, sets, rep_count,
+        fault_count, faulty_reps, mean_depth_deg, samples, gaps, source."""
+        sql = (
+            "SELECT s.id, p.name, s.started, s.ended, s.source, "
+            " (SELECT COUNT(*) FROM sets WHERE session_id = s.id), "
+            " (SELECT COUNT(*) FROM reps WHERE session_id = s.id), "
+            " (SELECT COUNT(*) FROM faults f JOIN reps r ON f.rep_id = r.id WHERE r.session_id = s.id), "
+            " (SELECT COUNT(DISTINCT f.rep_id) FROM faults f JOIN reps r ON f.rep_id = r.id "
+            "   WHERE r.session_id = s.id), "
+            " (SELECT AVG(depth_deg) FROM reps WHERE session_id = s.id), "
+            " (SELECT COALESCE(SUM(n), 0) FROM sample_blocks WHERE session_id = s.id), "
+            " (SELECT MAX(t1_s) FROM sample_blocks WHERE session_id = s.id), "
+            " (SELECT COUNT(*) FROM gaps WHERE session_id = s.id) "
+            "FROM sessions s JOIN patients p ON p.id = s.patient_id "
+        )
+        where, args = [], []
+        if patient is not None:
+            where.append("p.name = ?")
+            args.append(clean_patient_name(patient))
+        if session_id is not None:
+            where.append("s.id = ?")
+            args.append(int(session_id))
+        if where:
+            sql += "WHERE " + " AND ".join(where) + " "
+        sql += "ORDER BY s.started DESC, s.id DESC"
+        with self._read("listing sessions") as conn:
+            rows = conn.execute(sql, args).fetchall()
+        return [
+            {
+                "id": r[0],
+                "patient": r[1],
+                "started": r[2],
+                "ended": r[3],
+                "source": r[4],
+                "set_count": r[5],
+                "rep_count": r[6],
+                "fault_count": r[7],
+                "faulty_reps": r[8],
+                "mean_depth_deg": r[9],
+                "sample_count": r[10],
+                "duration_s": r[11] or 0.0,
+                "gap_count": r[12],
+            }
+            for r in rows
+        ]
+
+    def session_summary(self, session_id):
+        """The list_sessions entry of one session; StoreError if there is none."""
+        found = self.list_sessions(session_id=session_id)
+        if not found:
+            raise StoreError("there is no session %s in %s" % (session_id, self.path))
+        return found[0]
+
+    def session(self, session_id):
+        """Everything about one session but its samples: the list_sessions fields plus
+        device, calibration, pipeline_version, sets (each with its reps), reps (all, each with
+        its faults, set number and index), and gaps."""
+        sid = int(session_id)
+        summary = self.session_summary(sid)
+        with self._read("reading a session") as conn:
+            srow = conn.execute(
+                "SELECT port, device_json, calibration_json, pipeline_version, notes "
+                "FROM sessions WHERE id = ?",
+                (sid,),
+            ).fetchone()
+            set_rows = conn.execute(
+                "SELECT id, number, start_s, end_s, target_depth_deg, target_reps "
+                "FROM sets WHERE session_id = ? ORDER BY number",
+                (sid,),
+            ).fetchall()
+            rep_rows = conn.execute(
+                "SELECT id, set_id, number, start_s, bottom_s, end_s, depth_deg, descent_s, "
+                "ascent_s, metrics_json FROM reps WHERE session_id = ? ORDER BY start_s, id",
+                (sid,),
+            ).fetchall()
+            fault_rows = conn.execute(
+                "SELECT f.rep_id, f.fault, f.phase, f.start_s, f.duration_s, f.cue "
+                "FROM faults f JOIN reps r ON r.id = f.rep_id WHERE r.session_id = ? "
+                "ORDER BY f.rep_id, f.start_s, f.id",
+                (sid,),
+            ).fetchall()
+            gap_rows = conn.execute(
+                "SELECT start_s, end_s, lost_frames, reason FROM gaps WHERE session_id = ? "
+                "ORDER BY start_s",
+                (sid,),
+            ).fetchall()
+        faults_by_rep = {}
+        for r in fault_rows:
+            faults_by_rep.setdefault(r[0], []).append(
+                {"id": r[1], "phase": r[2], "start_s": r[3], "duration_s": r[4], "cue": r[5]}
+            )
+        sets = []
+        set_by_id = {}
+        for r in set_rows:
+            st = {
+                "number": r[1],
+                "start_s": r[2],
+                "end_s": r[3],
+                "target_depth_deg": r[4],
+                "target_reps": r[5],
+                "reps": [],
+            }
+            sets.append(st)
+            set_by_id[r[0]] = st
+        reps = []
+        for i, r in enumerate(rep_rows):
+            rep = {
+                "index": i + 1,
+                "set": set_by_id[r[1]]["number"] if r[1] in set_by_id else None,
+                "number": r[2],
+                "start_s": r[3],
+                "bottom_s": r[4],
+                "end_s": r[5],
+                "depth_deg": r[6],
+                "descent_s": r[7],
+                "ascent_s": r[8],
+                "metrics": json.loads(r[9] or "{}"),
+                "faults": faults_by_rep.get(r[0], []),
+            }
+            reps.append(rep)
+            if r[1] in set_by_id:
+                set_by_id[r[1]]["reps"].append(rep)
+        out = dict(summary)
+        out.update(
+            {
+                "port": srow[0],
+                "device": json.loads(srow[1] or "{}"),
+                "calibration": json.loads(srow[2] or "{}"),
+                "pipeline_version": srow[3],
+                "notes": srow[4],
+                "sets": sets,
+                "reps": reps,
+                "gaps": [
+                    {"start_s": g[0], "end_s": g[1], "lost_frames": g[2], "reason": g[3]}
+                    for g in gap_rows
+                ],
+            }
+        )
+        return out
+
+    def load_samples(self, session_id, start_s=None, end_s=None):
+        """Every stored sample of a session (SAMPLE_DTYPE records), in time order."""
+        sid = int(session_id)
+        sql = "SELECT data FROM sample_blocks WHERE session_id = ?"
+        args = [sid]
+        if end_s is not None:
+            sql += " AND t0_s <= ?"
+            args.append(float(end_s))
+        if start_s is not None:
+            sql += " AND t1_s >= ?"
+            args.append(float(start_s))
+        sql += " ORDER BY t0_s, id"
+        with self._read("reading samples") as conn:
+            exists = conn.execute("SELECT 1 FROM sessions WHERE id = ?", (sid,)).fetchone()
+            if exists is None:
+                raise StoreError("there is no session %d in %s" % (sid, self.path))
+            blobs = [r[0] for r in conn.execute(sql, args)]
+        parts = []
+        for blob in blobs:
+            try:
+                parts.append(S.unpack_block(blob))
+            except (ValueError, zlib.error) as e:
+                raise StoreError(
+                    "a block of samples of session %d in %s is damaged (%s)" % (sid, self.path, e)
+                ) from e
+        out = np.concatenate(parts) if parts else S.empty()
+        if start_s is not None or end_s is not None:
+            t = out["t_us"] / 1e6
+            keep = np.ones(len(out), dtype=bool)
+            if start_s is not None:
+                keep &= t >= start_s
+            if end_s is not None:
+                keep &= t <= end_s
+            out = out[keep]
+        return out
+
+    def progress(self, patient):
+        """A patient's progress, oldest session first: id, started, rep_count, mean_depth_deg,
+        fault_rate (share of reps with a fault), faults_per_rep, fault_counts {id: n}."""
+        name = clean_patient_name(patient)
+        with self._read("reading progress") as conn:
+            rows = conn.execute(
+                "SELECT s.id, s.started, COUNT(r.id), AVG(r.depth_deg), "
+                " (SELECT COUNT(DISTINCT f.rep_id) FROM faults f JOIN reps r2 ON r2.id = f.rep_id "
+                "   WHERE r2.session_id = s.id), "
+                " (SELECT COUNT(*) FROM faults f JOIN reps r2 ON r2.id = f.rep_id "
+                "   WHERE r2.session_id = s.id) "
+                "FROM sessions s JOIN patients p ON p.id = s.patient_id "
+                "LEFT JOIN reps r ON r.session_id = s.id "
+                "WHERE p.name = ? GROUP BY s.id ORDER BY s.started, s.id",
+                (name,),
+            ).fetchall()
+            counts = conn.execute(
+                "SELECT r.session_id, f.fault, COUNT(*) FROM faults f "
+                "JOIN reps r ON r.id = f.rep_id JOIN sessions s ON s.id = r.session_id "
+                "JOIN patients p ON p.id = s.patient_id WHERE p.name = ? "
+                "GROUP BY r.session_id, f.fault",
+                (name,),
+            ).fetchall()
+        by_session = {}
+        for sid, fid, n in counts:
+            by_session.setdefault(sid, {})[fid] = n
+        out = []
+        for sid, started, reps, depth, faulty, nfaults in rows:
+            out.append(
+                {
+                    "id": sid,
+                    "started": started,
+                    "rep_count": reps,
+                    "mean_depth_deg": depth,
+                    "fault_rate": (faulty / reps) if reps else None,
+                    "faults_per_rep": (nfaults / reps) if reps else None,
+                    "fault_counts": by_session.get(sid, {}),
+                }
+            )
+        return out
+
+
+def clean_patient_name(name):
+    """A patient name as stored: trimmed, single-spaced, printable, 1..120 characters."""
+    if name is None:
+        raise StoreError("a patient name is needed")
+    text = " ".join(str(name).split())
+    if not text or any(not ch.isprintable() for ch in text):
+        raise StoreError("a patient name must be printable text, got %r" % (name,))
+    if len(text) > MAX_PATIENT_NAME:
+        raise StoreError("a patient name is limited to %d characters" % MAX_PATIENT_NAME)
+    return text
+
+
+def _make_private(path):
+    try:
+        st = path.stat()
+        if st.st_uid == os.getuid() and st.st_mode & 0o077:
+            os.chmod(path, paths.FILE_MODE)
+    except OSError as e:
+        raise StoreError("cannot make %s private (%s)" % (path, e.strerror or e)) from e
+
+
+def _read_version(conn, path):
+    try:
+        return conn.execute("PRAGMA user_version").fetchone()[0]
+    except sqlite3.Error as e:
+        raise StoreError(describe_sqlite_error(e, path, "opening it")) from e
+
+
+def _statements(script):
+    buf = ""
+    for line in script.splitlines(keepends=True):
+        buf += line
+        if sqlite3.complete_statement(buf):
+            if buf.strip():
+                yield buf
+            buf = ""
+    if buf.strip():
+        yield buf
+
+
+def _migrate(conn, version, migrations=None):
+    """Move the schema forward one version per transaction. Two programs opening a fresh
+    database at once are serialised by BEGIN IMMEDIATE; the second finds it done."""
+    migrations = MIGRATIONS if migrations is None else migrations
+    while version < len(migrations):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version < len(migrations):
+                for stmt in _statements(migrations[version]):
+                    conn.execute(stmt)
+                version += 1
+                conn.execute("PRAGMA user_version = %d" % version)
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+    return version
+
+
+class SessionWriter:
+    """Writes one running session: samples as they arrive, sets, reps and reconnect gaps.
+
+    Nothing here blocks on the disk: calls queue their data and a writer thread commits the
+    queue every flush_interval_s in one transaction. If a commit fails (disk full, directory
+    gone read-only) the queue is kept in memory and retried, `error` says why and on_error is
+    called; close() raises StoreError if the queue still cannot be written.
+
+    Times are session seconds: 0 at the first sample, on the device's (unwrapped) clock.
+    """
+
+    def __init__(self, store, session_id, flush_interval_s=FLUSH_INTERVAL_S, on_error=None):
+        self.store = store
+        self.id = session_id
+        self.flush_interval_s = float(flush_interval_s)
+        self.on_error = on_error
+        self.error = None  # the StoreError of the latest failed commit; None once one succeeds
+        self.committed_samples = 0  # samples known to be on disk
+        self.committed_reps = 0
+        self._clock = S.DeviceClock()
+        self._lock = threading.Lock()  # guards the queue below
+        self._samples = []  # SAMPLE_DTYPE arrays not yet committed
+        self._ops = []  # (kind, payload) not yet committed, in call order
+        self._last_t_us = 0
+        self._gap_awaiting_end = False  # a gap was recorded before the samples after it came
+        self._set_number = 0
+        self._set_open = False
+        self._rep_in_set = 0
+        self._closed = False
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._flush_lock = threading.Lock()  # one flush at a time
+        self._thread = None
+        if self.flush_interval_s > 0:
+            self._thread = threading.Thread(
+                target=self._run, name="dowel-store-writer-%d" % session_id, daemon=True
+            )
+            self._thread.start()
+
+    # --- what the caller feeds in ------------------------------------------------------------
+
+    @property
+    def last_t_s(self):
+        """Session time of the latest sample (0.0 before any)."""
+        return self._last_t_us / 1e6
+
+    def add_batch(self, batch):
+        """The SAMPLE messages of a link.LinkBatch; returns their records (see add_samples)."""
+        msgs = batch.messages
+        first = next((i for i, m in enumerate(msgs) if m.type == S.SAMPLE), None)
+        host = batch.rx_mono[first] if first is not None and batch.rx_mono else None
+        return self.add_samples(msgs, host_time_s=host)
+
+    def add_samples(self, samples, host_time_s=None):
+        """Queue samples: dowel_protocol SAMPLE messages (others are ignored), or SAMPLE_DTYPE
+        records whose t_us is already in session microseconds. Returns the session times in
+        records queued (SAMPLE_DTYPE, t_us in session microseconds): feed those to the pipeline
+        (replay.to_samples) so that rep times and stored samples share one clock.
+        host_time_s: a monotonic host time at which the first arrived (lets the clock spot a
+        dowel that restarted during an unplug)."""
+        self._check_open()
+        if isinstance(samples, np.ndarray):
+            rec = np.asarray(samples, dtype=S.SAMPLE_DTYPE).copy()
+        else:
+            raw_t, rec = S.from_messages(samples)
+            if len(rec):
+                rec["t_us"] = self._clock.unwrap(raw_t, host_time_s)
+        if len(rec):
+            self._last_t_us = max(self._last_t_us, int(rec["t_us"][-1]))
+            with self._lock:
+                self._samples.append(rec)
+                if self._gap_awaiting_end:
+                    self._gap_awaiting_end = False
+                    self._ops.append(("gap_end", int(rec["t_us"][0]) / 1e6))
+        return rec
+
+    def start_set(self, target_depth_deg=None, target_reps=None, start_s=None):
+        """Start the next set (closing an open one); returns its number (1, 2, ...)."""
+        self._check_open()
+        t = self.last_t_s if start_s is None else float(start_s)
+        with self._lock:
+            if self._set_open:
+                self._ops.append(("end_set", (self._set_number, t)))
+            self._set_number += 1
+            self._set_open = True
+            self._rep_in_set = 0
+            self._ops.append(
+                ("start_set", (self._set_number, t, _num(target_depth_deg),
+                               None if target_reps is None else int(target_reps)))
+            )
+            n = self._set_number
+        self._wake.set()
+        return n
+
+    def end_set(self, end_s=None):
+        """End the open set (no-op without one)."""
+        self._check_open()
+        t = self.last_t_s if end_s is None else float(end_s)
+        with self._lock:
+            if self._set_open:
+                self._ops.append(("end_set", (self._set_number, t)))
+                self._set_open = False
+        self._wake.set()
+
+    def add_rep(self, rep):
+        """Queue a rep found by the pipeline (dict, dataclass or object with start_s, bottom_s,
+        end_s, depth_deg, descent_s, ascent_s, faults); it joins the open set. Returns its
+        number within the set (or within the session outside any set)."""
+        self._check_open()
+        r = normalise_rep(rep)
+        with self._lock:
+            self._rep_in_set += 1
+            number = self._rep_in_set
+            set_number = self._set_number if self._set_open else None
+            self._ops.append(("rep", (set_number, number, r)))
+        self._wake.set()
+        return number
+
+    def add_gap(self, gap=None, *, start_s=None, end_s=None, lost_frames=None, reason=""):
+        """Record a stretch without data after an unplug: a link.Gap, or explicit times.
+
+        With a link.Gap the times are placed on the session clock: from the last sample
+        before the drop, for as long as the host saw nothing.
+        """
+        self._check_open()
+        awaiting = False
+        if gap is not None:
+            duration = max(0.0, float(gap.duration_s))
+            lost_frames = gap.lost_frames if lost_frames is None else lost_frames
+            reason = reason or gap.reason or ""
+            jump = self._clock.last_jump
+            if start_s is None and jump is not None and abs((jump[1] - jump[0]) / 1e6 - duration) < 1.0 + duration * 0.2:
+                # the samples after the reconnect are already here: use where the jump is
+                start_s, end_s = jump[0] / 1e6, jump[1] / 1e6
+                self._clock.last_jump = None
+            if start_s is None:
+                start_s = self.last_t_s
+                end_s = start_s + duration  # until the first sample after it says otherwise
+                self._clock.gap(duration)
+                awaiting = True
+        if start_s is None:
+            raise ValueError("add_gap needs a link Gap or start_s")
+        with self._lock:
+            self._ops.append(
+                ("gap", (float(start_s), _num(end_s), int(lost_frames or 0), str(reason)))
+            )
+            self._gap_awaiting_end = awaiting
+        self._wake.set()
+
+    def set_calibration(self, calibration):
+        """Queue the session's calibration (a pipeline Calibration, or a dict) to be saved."""
+        self._check_open()
+        cal = calibration.to_dict() if hasattr(calibration, "to_dict") else calibration
+        with self._lock:
+            self._ops.append(("calibration", json.dumps(_jsonable(cal or {}), sort_keys=True)))
+        self._wake.set()
+
+    # --- committing --------------------------------------------------------------------------
+
+    def pending(self):
+        """(samples, other changes) queued and not yet committed."""
+        with self._lock:
+            return sum(len(a) for a in self._samples), len(self._ops)
+
+    def flush(self):
+        """Commit everything queued now. Raises StoreError (keeping the queue) on failure."""
+        with self._flush_lock:
+            with self._lock:
+                blocks, self._samples = self._samples, []
+                ops, self._ops = self._ops, []
+            if not blocks and not ops:
+                return 0
+            try:
+                n = self._commit(blocks, ops)
+            except BaseException as e:
+                with self._lock:
+                    self._samples[:0] = blocks
+                    self._ops[:0] = ops
+                if isinstance(e, StoreError):
+                    self.error = e
+                raise
+            self.error = None
+            self.committed_samples += n
+            self.committed_reps += sum(1 for kind, _ in ops if kind == "rep")
+            return n
+
+    def _commit(self, blocks, ops):
+        allrec = np.concatenate(blocks) if blocks else S.empty()
+        with self.store._write("saving session %d" % self.id) as conn:
+            for i in range(0, len(allrec), MAX_BLOCK_SAMPLES):
+                blk = allrec[i : i + MAX_BLOCK_SAMPLES]
+                conn.execute(
+                    "INSERT INTO sample_blocks (session_id, t0_s, t1_s, n, data) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (self.id, blk["t_us"][0] / 1e6, blk["t_us"][-1] / 1e6, len(blk),
+                     S.pack_block(blk)),
+                )
+            for kind, payload in ops:
+                self._apply(conn, kind, payload)
+        return len(allrec)
+
+    def _set_id(self, conn, number):
+        row = conn.execute(
+            "SELECT id FROM sets WHERE session_id = ? AND number = ?", (self.id, number)
+        ).fetchone()
+        return None if row is None else row[0]
+
+    def _apply(self, conn, kind, payload):
+        if kind == "start_set":
+            number, t, depth, reps = payload
+            conn.execute(
+                "INSERT INTO sets (session_id, number, start_s, target_depth_deg, target_reps) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (self.id, number, t, depth, reps),
+            )
+        elif kind == "end_set":
+            number, t = payload
+            conn.execute(
+                "UPDATE sets SET end_s = ? WHERE session_id = ? AND number = ?",
+                (t, self.id, number),
+            )
+        elif kind == "rep":
+            set_number, number, r = payload
+            set_id = None if set_number is None else self._set_id(conn, set_number)
+            cur = conn.execute(
+                "INSERT INTO reps (session_id, set_id, number, start_s, bottom_s, end_s, "
+                "depth_deg, descent_s, ascent_s, metrics_json) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (self.id, set_id, number, r["start_s"], r["bottom_s"], r["end_s"],
+                 r["depth_deg"], r["descent_s"], r["ascent_s"],
+                 json.dumps(r["extra"], sort_keys=True)),
+            )
+            rep_id = cur.lastrowid
+            conn.executemany(
+                "INSERT INTO faults (rep_id, fault, phase, start_s, duration_s, cue) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [(rep_id, f["id"], f["phase"], f["start_s"], f["duration_s"], f["cue"])
+                 for f in r["faults"]],
+            )
+        elif kind == "gap":
+            start_s, end_s, lost, reason = payload
+            conn.execute(
+                "INSERT INTO gaps (session_id, start_s, end_s, lost_frames, reason) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (self.id, start_s, end_s, lost, reason),
+            )
+        elif kind == "gap_end":
+            conn.execute(
+                "UPDATE gaps SET end_s = ? WHERE id = "
+                "(SELECT MAX(id) FROM gaps WHERE session_id = ?)",
+                (payload, self.id),
+            )
+        elif kind == "calibration":
+            conn.execute(
+                "UPDATE sessions SET calibration_json = ? WHERE id = ?", (payload, self.id)
+            )
+        elif kind == "end":
+            conn.execute("UPDATE sessions SET ended = ? WHERE id = ?", (payload, self.id))
+        else:  # pragma: no cover - programming error
+            raise ValueError(kind)
+
+    def _run(self):
+        next_flush = time.monotonic() + self.flush_interval_s
+        while not self._stop.is_set():
+            self._wake.wait(max(0.0, next_flush - time.monotonic()))
+            self._wake.clear()
+            if self._stop.is_set():
+                break
+            now = time.monotonic()
+            with self._lock:
+                only_samples = not self._ops
+            if now < next_flush and only_samples:
+                continue  # woken for a rep or a set: commit those now, samples can wait
+            next_flush = now + self.flush_interval_s
+            try:
+                self.flush()
+            except StoreError as e:
+                # kept in memory and retried at the next interval; the caller hears of it
+                if self.on_error is not None:
+                    self.on_error(e)
+
+    # --- ending ------------------------------------------------------------------------------
+
+    def _check_open(self):
+        if self._closed:
+            raise StoreError("session %d is already closed" % self.id)
+
+    def close(self):
+        """End the session: close an open set, mark the end, commit everything.
+
+        Raises StoreError if the queued data still cannot be written; it stays queued, and
+        close() may be called again (after freeing disk space, say).
+        """
+        if not self._closed:
+            with self._lock:
+                if self._set_open:
+                    self._ops.append(("end_set", (self._set_number, self.last_t_s)))
+                    self._set_open = False
+                self._ops.append(("end", now_iso()))
+            self._closed = True
+            self._stop.set()
+            self._wake.set()
+            if self._thread is not None:
+                self._thread.join()
+        self.flush()
+        self.store._writers.discard(self)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
