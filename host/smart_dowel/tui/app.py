@@ -1,0 +1,389 @@
+"""The clinic screen: live contacts, hinge depth, reps and cues, for `dowel demo` and `dowel ui`.
+
+Data flows one way: the link's reader thread hands batches to the Feed (pipeline + store),
+which posts coalesced SnapshotUpdated / LinkStatusUpdated messages; the app keeps the newest
+and redraws at most 30 times a second. Keys call the Feed; widgets only render.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from textual import on, work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.widgets import Footer
+from textual.worker import Worker, WorkerState
+
+from ..errors import DowelError, StoreError
+from . import messages as M
+from .feed import Feed
+from .sources import IdleSource, LinkSource, ReplaySource, SimSource, Source
+from .state import DEFAULT_TARGET_DEPTH_DEG, DEFAULT_TARGET_REPS, LinkStatus, Snapshot
+from .widgets import (
+    Contacts,
+    FaultBanner,
+    HingePanel,
+    RepPanel,
+    RepTable,
+    SideView,
+    StatusLine,
+)
+
+REDRAW_INTERVAL_S = 1.0 / 30.0
+DEPTH_STEP_DEG = 5.0
+
+# Keys that make the virtual patient move (simulated dowel only): key -> (action, description)
+SIM_KEYS = {
+    "1": ("good", "a good rep"),
+    "2": ("lumbar-flexion", "lumbar flexion (Tailbone lost)"),
+    "3": ("thoracic-rounding", "thoracic rounding (Mid-back lost)"),
+    "4": ("head-forward", "head forward (Head lost)"),
+    "5": ("squat", "a squat (knees, not hips)"),
+    "6": ("shallow", "a shallow rep"),
+    "7": ("rushed", "a rushed rep"),
+    "0": ("rest", "rest (stop after this rep)"),
+}
+
+
+class DowelApp(App):
+    """The clinic screen. Build it with make_app(args)."""
+
+    CSS_PATH = "dowel.tcss"
+    TITLE = "smart-dowel"
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-tall")]
+
+    BINDINGS = [
+        Binding("q", "quit", "Quit"),
+        Binding("question_mark,f1", "help", "Help", key_display="?"),
+        Binding("s", "toggle_set", "Start/stop set"),
+        Binding("c", "calibrate", "Upright"),
+        Binding("z", "zero", "Zero pads"),
+        Binding("p", "patients", "Patient"),
+        Binding("h", "history", "History"),
+        Binding("plus,equals_sign", "depth(1)", "Depth +5°", show=False, key_display="+"),
+        Binding("minus", "depth(-1)", "Depth -5°", show=False, key_display="-"),
+        Binding("right_square_bracket", "reps(1)", "Reps +1", show=False, key_display="]"),
+        Binding("left_square_bracket", "reps(-1)", "Reps -1", show=False, key_display="["),
+        Binding("t", "targets", "Targets", show=False),
+    ] + [
+        Binding(key, "move('%s')" % action, "Patient: " + text, show=False)
+        for key, (action, text) in SIM_KEYS.items()
+    ]
+
+    def __init__(self, source: Source, *, patient=None, open_store=True,
+                 target_depth_deg=DEFAULT_TARGET_DEPTH_DEG, target_reps=DEFAULT_TARGET_REPS,
+                 store=None):
+        super().__init__()
+        self.source = source
+        self.open_store = open_store
+        self.feed = Feed(self.post_message, store=store, patient=patient,
+                         source=source.source, target_depth_deg=target_depth_deg,
+                         target_reps=target_reps)
+        self.snapshot = Snapshot(patient=patient or "", target_depth_deg=target_depth_deg,
+                                 target_reps=target_reps)
+        self.status = LinkStatus(source=source.source,
+                                 state="connecting" if source.source != "none" else "closed",
+                                 port=getattr(source, "port", None))
+        self._stop = threading.Event()
+        self._dirty = False
+        self._redraw_timer = None
+        self._last_redraw = 0.0
+        self.redraws = 0  # how many redraws ran (tests, bench)
+        self.shown_seq = None  # the newest sample sequence number on screen (bench)
+        self.data_worker = None
+        if source.simulated:
+            self.sub_title = "simulated dowel"
+        if isinstance(source, ReplaySource) and source.on_end is None:
+            source.on_end = lambda sid: self.post_message(M.ReplayFinished(sid))
+
+    # ------------------------------------------------------------------ layout
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="live"):
+            yield Contacts(id="contacts")
+            yield SideView(id="side-view")
+            yield HingePanel(id="hinge")
+            yield RepPanel(id="reps")
+        yield FaultBanner(id="banner")
+        yield RepTable(id="rep-table")
+        yield StatusLine(id="status")
+        yield Footer()
+
+    def on_mount(self):
+        self._redraw()
+        self.data_worker = self.run_source()
+
+    def on_unmount(self):
+        # however the app ends (q, ctrl+c, a test leaving run_test), the data thread stops
+        self._stop.set()
+
+    # ------------------------------------------------------------------ data thread
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="dowel-data",
+          name="dowel-data")
+    def run_source(self):
+        """Open the store and run the source until quit (a thread worker: it may block)."""
+        try:
+            if self.open_store and self.feed.store is None:
+                from ..store import Store
+
+                try:
+                    self.feed.store = Store.open()
+                except StoreError as e:
+                    self.post_message(M.LinkNotice(
+                        e.title, "%s. This session will not be saved." % e, "error"))
+            self.source.run(self.feed, self._stop)
+        finally:
+            self.feed.close()
+            if self.open_store and self.feed.store is not None:
+                self.feed.store.close()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged):
+        if event.worker is not self.data_worker:
+            return
+        if event.state == WorkerState.ERROR:
+            self.show_error(event.worker.error)
+
+    def show_error(self, error):
+        title = getattr(error, "title", None) or type(error).__name__
+        self.status = LinkStatus(source=self.status.source, state="closed",
+                                 port=self.status.port, message=str(error))
+        self._dirty = True
+        self._schedule_redraw()
+        self.notify(str(error), title=title, severity="error", timeout=30)
+
+    # ------------------------------------------------------------------ messages in
+
+    @on(M.SnapshotUpdated)
+    def _snapshot(self, message):
+        self.snapshot = message.snapshot
+        self._schedule_redraw()
+
+    @on(M.LinkStatusUpdated)
+    def _status(self, message):
+        self.status = message.status
+        self._schedule_redraw()
+
+    @on(M.LinkNotice)
+    def _notice(self, message):
+        self.notify(message.text, title=message.title, severity=message.severity,
+                    timeout=12 if message.severity == "error" else 5)
+
+    @on(M.DowelFailed)
+    def _failed(self, message):
+        self.show_error(message.error)
+
+    @on(M.ReplayFinished)
+    def _replay_done(self, message):
+        self.notify("End of session %d. Press q to quit." % message.session_id, title="Replay")
+
+    @on(M.SetFinished)
+    def _set_finished(self, message):
+        if message.reason == "target":
+            self.bell()
+            self.notify("%d of %d reps: set %d complete. Press s for the next set."
+                        % (message.reps, message.target_reps, message.set_number),
+                        title="Set %d done" % message.set_number)
+
+    # ------------------------------------------------------------------ redraw
+
+    def _schedule_redraw(self):
+        """Redraw now if the last one is 1/30 s old, else once when it is (never more often)."""
+        self._dirty = True
+        if self._redraw_timer is not None:
+            return
+        wait = self._last_redraw + REDRAW_INTERVAL_S - time.monotonic()
+        if wait <= 0:
+            self._redraw()
+        else:
+            self._redraw_timer = self.set_timer(wait, self._redraw_due)
+
+    def _redraw_due(self):
+        self._redraw_timer = None
+        if self._dirty:
+            self._redraw()
+
+    def _redraw(self):
+        self._dirty = False
+        self._last_redraw = time.monotonic()
+        snap, status = self.snapshot, self.status
+        screen = self.screen_stack[0]
+        screen.query_one(Contacts).show(snap)
+        screen.query_one(SideView).show(snap)
+        screen.query_one(HingePanel).show(snap)
+        screen.query_one(RepPanel).show(snap)
+        screen.query_one(FaultBanner).show(snap, status)
+        screen.query_one(RepTable).show(snap)
+        screen.query_one(StatusLine).show(status, snap)
+        self.redraws += 1
+        self.shown_seq = snap.seq
+
+    # ------------------------------------------------------------------ actions
+
+    def check_action(self, action, parameters):
+        if action == "move":
+            return True if self.source.simulated else None
+        return True
+
+    async def action_quit(self):
+        """Stop the data thread (closing the link and flushing the session), then exit 0."""
+        self._stop.set()
+        if self.data_worker is not None and not self.data_worker.is_finished:
+            await self.workers.wait_for_complete([self.data_worker])
+        self.exit(0)
+
+    def action_help(self):
+        from .screens import HelpScreen
+
+        self.push_screen(HelpScreen(self.key_table()))
+
+    def key_table(self):
+        """(key, what it does) for every key of the clinic screen, in binding order."""
+        rows = []
+        for b in self.BINDINGS:
+            if b.action.startswith("move(") and not self.source.simulated:
+                continue
+            key = b.key_display or b.key.split(",")[0]
+            rows.append((key, b.description))
+        rows.append(("ctrl+p", "Command palette: every action by name"))
+        return rows
+
+    def action_toggle_set(self):
+        if self.snapshot.set_running:
+            self.feed.stop_set()
+        else:
+            n = self.feed.start_set()
+            self.notify("Set %d started: %d reps to %d°." % (
+                n, self.feed.target_reps, self.feed.target_depth_deg), title="Set %d" % n)
+
+    def action_start_set(self):
+        n = self.feed.start_set()
+        self.notify("Set %d started." % n, title="Set %d" % n)
+
+    def action_stop_set(self):
+        if not self.feed.stop_set():
+            self.notify("No set is running.", severity="warning")
+
+    def action_calibrate(self):
+        if not self.snapshot.has_data:
+            self.notify("No data from the dowel yet: calibrate once it streams.",
+                        title="Calibrate upright", severity="warning")
+            return
+        self.feed.calibrate_upright()
+        self.notify("This pose is now 0°.", title="Upright calibrated")
+
+    def action_zero(self):
+        try:
+            self.feed.zero_contacts()
+        except ValueError as e:
+            self.notify(str(e), title="Zero contacts", severity="error")
+            return
+        self.notify("Pad readings now count as no load.", title="Contacts zeroed")
+
+    def action_depth(self, direction):
+        deg = self.feed.set_target_depth(self.feed.target_depth_deg + DEPTH_STEP_DEG * direction)
+        self.notify("Target depth %d°." % deg, title="Target", timeout=2)
+
+    def action_reps(self, direction):
+        n = self.feed.set_target_reps(self.feed.target_reps + direction)
+        self.notify("%d reps per set." % n, title="Target", timeout=2)
+
+    def action_targets(self):
+        from .screens import TargetScreen
+
+        def done(result):
+            if result is not None:
+                depth, reps = result
+                self.feed.set_target_depth(depth)
+                self.feed.set_target_reps(reps)
+
+        self.push_screen(TargetScreen(self.feed.target_depth_deg, self.feed.target_reps), done)
+
+    def action_move(self, action):
+        try:
+            self.source.sim_action(action)
+        except DowelError as e:
+            self.notify(str(e), title=e.title, severity="error")
+
+    def action_patients(self):
+        from .screens import PatientScreen
+
+        store = self.feed.store
+        names = [p["name"] for p in store.patients()] if store is not None else []
+
+        def chosen(name):
+            if name and name != self.feed.patient:
+                try:
+                    self.feed.set_patient(name)
+                except StoreError as e:
+                    self.notify(str(e), title=e.title, severity="error")
+                    return
+                self.notify("Now recording for %s." % name, title="Patient")
+
+        self.push_screen(PatientScreen(names, self.feed.patient), chosen)
+
+    def action_history(self):
+        from .screens import HistoryScreen
+
+        store = self.feed.store
+        if store is None:
+            self.notify("The session store is not open.", title="History", severity="error")
+            return
+        patient = self.feed.patient
+        if not patient:
+            self.notify("Choose a patient first (p).", title="History", severity="warning")
+            return
+        try:
+            progress = store.progress(patient)
+        except StoreError as e:
+            self.notify(str(e), title=e.title, severity="error")
+            return
+        self.push_screen(HistoryScreen(patient, progress))
+
+    def get_system_commands(self, screen):
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Start or stop a set", "s: start the next set, or stop this one",
+                            self.action_toggle_set)
+        yield SystemCommand("Calibrate upright", "c: the current pose becomes 0°",
+                            self.action_calibrate)
+        yield SystemCommand("Zero the contacts", "z: pads off the back count as no load",
+                            self.action_zero)
+        yield SystemCommand("Choose or add a patient", "p", self.action_patients)
+        yield SystemCommand("Targets: depth and reps per set", "t", self.action_targets)
+        yield SystemCommand("Target depth +5°", "+", lambda: self.action_depth(1))
+        yield SystemCommand("Target depth -5°", "-", lambda: self.action_depth(-1))
+        yield SystemCommand("Reps per set +1", "]", lambda: self.action_reps(1))
+        yield SystemCommand("Reps per set -1", "[", lambda: self.action_reps(-1))
+        yield SystemCommand("Patient history", "h: progress over sessions", self.action_history)
+        yield SystemCommand("Keys", "?: every key of this screen", self.action_help)
+        if self.source.simulated:
+            for key, (action, text) in SIM_KEYS.items():
+                yield SystemCommand("Patient: " + text, "%s (simulated dowel)" % key,
+                                    lambda a=action: self.action_move(a))
+
+
+def _arg(args, name, default=None):
+    return getattr(args, name, default) if args is not None else default
+
+
+def make_app(args=None, *, source=None, store=None, open_store=True):
+    """The clinic app for parsed CLI args (demo or ui); tests pass a `source` (and a store).
+
+    demo (no `port` attribute) and `ui --simulate` use the simulated dowel; `ui --replay ID`
+    plays a stored session; `ui [--port P]` opens a real dowel (auto-detected without --port).
+    """
+    if source is None:
+        if _arg(args, "replay") is not None:
+            source = ReplaySource(args.replay, speed=_arg(args, "speed", 1.0) or 1.0)
+        elif _arg(args, "command") == "demo" or _arg(args, "simulate") or (
+                args is not None and not hasattr(args, "port")):
+            source = SimSource(_arg(args, "scenario", "mixed") or "mixed", _arg(args, "seed"))
+        elif args is not None:
+            source = LinkSource(_arg(args, "port"))
+        else:
+            source = IdleSource()
+    return DowelApp(source, patient=_arg(args, "patient"), store=store, open_store=open_store)

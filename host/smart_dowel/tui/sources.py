@@ -1,0 +1,149 @@
+"""Where the clinic screen's data comes from: a dowel on a serial port, the simulated dowel on
+its pty (connected exactly like hardware), or a stored session played back.
+
+Each source's `run(feed, stop)` blocks (the app runs it in a thread worker) until `stop` is
+set: it opens the store, connects, hands every batch to the Feed on the link's reader thread
+and refreshes the status line twice a second. Errors are raised, never swallowed: the worker
+reports them to the app, which shows them.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from ..errors import DowelError
+from .state import LinkStatus
+
+STATUS_EVERY_S = 0.5
+# The link hands over what it read every 5 ms (its default, 15 ms, suits recording): at
+# 100 Hz that is about one sample per batch, so a sample waits for the screen, not the batch.
+BATCH_INTERVAL_S = 0.005
+SIM_ACTIONS = ("good", "lumbar-flexion", "thoracic-rounding", "head-forward", "squat",
+               "shallow", "rushed", "rest")
+
+
+class Source:
+    """A data source: `source` names it on the status line; `simulated` enables patient keys."""
+
+    source = "dowel"
+    simulated = False
+
+    def run(self, feed, stop):  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def sim_action(self, action):
+        raise DowelError("only the simulated dowel takes patient moves", title="Simulated dowel")
+
+
+class IdleSource(Source):
+    """No data at all (tests drive the app by posting messages)."""
+
+    source = "none"
+
+    def __init__(self, simulated=False):
+        self.simulated = simulated
+        self.actions = []
+
+    def run(self, feed, stop):
+        stop.wait()
+
+    def sim_action(self, action):
+        self.actions.append(action)
+
+
+class LinkSource(Source):
+    """A dowel on a serial port (None: auto-detect), through link.SerialLink."""
+
+    def __init__(self, port=None, rate_hz=None, connect_timeout_s=5.0):
+        self.port = port
+        self.rate_hz = rate_hz
+        self.connect_timeout_s = connect_timeout_s
+        self.link = None
+
+    def run(self, feed, stop):
+        from ..link import SerialLink
+
+        feed.update_status(LinkStatus(source=self.source, state="connecting", port=self.port))
+        link = SerialLink(
+            self.port,
+            on_batch=feed.on_batch,
+            on_event=lambda ev: feed.on_link_event(ev, link.stats()),
+            batch_interval_s=BATCH_INTERVAL_S,
+        )
+        self.link = link
+        try:
+            info = link.connect(rate_hz=self.rate_hz, stream=False,
+                                timeout_s=self.connect_timeout_s)
+            feed.begin_session(info, link.port)
+            link.start()
+            while not stop.wait(STATUS_EVERY_S):
+                if link.failure is not None:
+                    raise DowelError("The serial reader stopped: %s" % link.failure,
+                                     title="Serial link") from link.failure
+                feed.update_status(LinkStatus.from_stats(link.stats(), self.source))
+        finally:
+            link.close()
+
+
+class SimSource(LinkSource):
+    """The simulated dowel on a pty, in this process; the link opens its port like hardware."""
+
+    source = "simulated"
+    simulated = True
+
+    def __init__(self, scenario="mixed", seed=None, rate_hz=None):
+        super().__init__(None, rate_hz)
+        self.scenario = scenario
+        self.seed = seed
+        self.sim = None
+        self._ready = threading.Event()
+
+    def run(self, feed, stop):
+        from ..sim.server import SimulatedDowel
+
+        sim = SimulatedDowel(scenario=self.scenario, seed=self.seed, endless=True)
+        sim.start()
+        self.sim = sim
+        self.port = sim.port
+        self._ready.set()
+        try:
+            super().run(feed, stop)
+        finally:
+            sim.stop()
+
+    def sim_action(self, action):
+        if action not in SIM_ACTIONS:
+            raise ValueError("unknown patient move %r" % (action,))
+        if self.sim is None:
+            raise DowelError("the simulated dowel is still starting", title="Simulated dowel")
+        self.sim.body.queue(action)
+
+
+class ReplaySource(Source):
+    """A stored session played through the screen at `speed` (1 = real time)."""
+
+    source = "replay"
+
+    def __init__(self, session_id, speed=1.0, on_end=None):
+        self.session_id = int(session_id)
+        self.speed = float(speed)
+        self.on_end = on_end
+
+    def run(self, feed, stop):
+        from ..store.replay import iter_batches
+
+        port = "session %d" % self.session_id
+        feed.update_status(LinkStatus(source="replay", state="connected", port=port))
+        for rb in iter_batches(self.session_id, speed=self.speed, store=feed.store,
+                               calibration=feed.calibration,
+                               sleep=lambda s: stop.wait(s)):
+            if stop.is_set():
+                return
+            feed.on_samples(rb.samples)
+            feed.update_status(LinkStatus(source="replay", state="connected", port=port,
+                                          sample_rate_hz=rb.samples.sample_rate_hz * self.speed))
+        feed.update_status(LinkStatus(source="replay", state="closed", port=port,
+                                      message="end of session %d" % self.session_id))
+        if self.on_end is not None:
+            self.on_end(self.session_id)
+        stop.wait()

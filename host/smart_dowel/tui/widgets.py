@@ -1,0 +1,365 @@
+"""The clinic screen's widgets. They only render what they are given: the app hands each one
+the newest Snapshot (or LinkStatus) on its redraw timer; nothing here computes or does I/O.
+"""
+
+from __future__ import annotations
+
+from rich.segment import Segment
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.strip import Strip
+from textual.widget import Widget
+from textual.widgets import DataTable, Digits, Label, Static
+
+from ..link.types import CONNECTED, CONNECTING, RECONNECTING
+from ..pipeline.types import CONTACT_LABELS, CONTACTS
+from . import drawing
+from .state import (
+    CONTACT_FAULTS,
+    FAULT_SHORT,
+    FAULT_TITLES,
+    TARGET_BAND_DEG,
+    LinkStatus,
+    Snapshot,
+)
+
+# Full scale of each contact bar, N: the expected pressure sits around the middle
+# (light at the head, firm at the mid-back, steady at the tailbone).
+BAR_FULL_SCALE_N = {"head": 8.0, "midback": 30.0, "tailbone": 20.0}
+
+
+def set_text(widget, content, layout=True):
+    """Update a Static/Label only when its text changes (an update costs a repaint)."""
+    key = content.plain if isinstance(content, Text) else content
+    if getattr(widget, "_shown_text", None) == key and not isinstance(content, Text):
+        return
+    if isinstance(content, Text) and getattr(widget, "_shown_text", None) == (key, content.spans):
+        return
+    widget._shown_text = (key, content.spans) if isinstance(content, Text) else key
+    widget.update(content, layout=layout)
+
+
+def set_digits(digits, value):
+    if digits.value != value:
+        digits.update(value)
+
+
+class Drawing(Widget):
+    """A widget drawn as rich Text, rendered line by line (Textual's line API) and cached
+    until what it shows or its size changes: cheap to redraw 30 times a second."""
+
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        self._shown = None
+        self._strips = None
+        self._strips_for = None
+
+    def set_shown(self, shown):
+        """Show new data (any comparable value); repaints only if it changed."""
+        if shown != self._shown:
+            self._shown = shown
+            self._strips = None
+            self.refresh()
+
+    def draw(self, width, height):  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def render_line(self, y):
+        size = self.content_size
+        width, height = size.width, size.height
+        if self._strips is None or self._strips_for != (width, height):
+            # the style is read only here: what the widget shows (and so its CSS classes)
+            # changed, or its size did
+            base = self._base_style = self.rich_style
+            text = self.draw(width, height)
+            console = self.app.console
+            strips = []
+            for line in text.split("\n", allow_blank=True)[:height]:
+                segs = Segment.apply_style(line.render(console), base)
+                strips.append(Strip(segs).adjust_cell_length(width, base))
+            self._strips = strips
+            self._strips_for = (width, height)
+        if y < len(self._strips):
+            return self._strips[y]
+        return Strip.blank(width, self._base_style)
+
+    def notify_style_update(self):
+        super().notify_style_update()
+        self._strips = None
+
+
+class ContactBar(Drawing):
+    """One contact point: its name, pressure in N and a thick bar; red with LOST when lost."""
+
+    def __init__(self, point, **kw):
+        super().__init__(id="contact-" + point, **kw)
+        self.point = point
+        self.label = CONTACT_LABELS[point]
+        self.on, self.pressure_n, self.known = True, 0.0, False
+
+    def show(self, contact, has_data):
+        self.known = has_data
+        self.on = contact.on
+        self.pressure_n = round(contact.pressure_n, 1)
+        self.set_class(has_data and not contact.on, "-lost")
+        self.set_class(not has_data, "-unknown")
+        self.set_shown((self.known, self.on, self.pressure_n))
+
+    def render(self):
+        return self.draw(self.content_size.width, self.content_size.height)
+
+    def draw(self, w, h):
+        h = max(1, h)
+        lost = self.known and not self.on
+        value = "%4.1f N" % self.pressure_n if self.known else "  -- N"
+        head = Text()
+        head.append(self.label, "bold")
+        state = "LOST" if lost else ("" if self.known else "no data")
+        pad = max(1, w - len(self.label) - len(value) - len(state) - 1)
+        head.append(" " * pad)
+        if state:
+            head.append(state + " ", "bold" if lost else "dim")
+        head.append(value, "bold")
+        lines = [head]
+        bar_rows = h - 1
+        if bar_rows > 0:
+            if lost:
+                word = "LOST"
+                for r in range(bar_rows):
+                    if r == bar_rows // 2:
+                        left = (w - len(word)) // 2
+                        lines.append(Text(" " * left + word + " " * (w - left - len(word)), "bold"))
+                    else:
+                        lines.append(Text("▚" * w, "#ff8080"))
+            else:
+                frac = min(1.0, max(0.0, self.pressure_n / BAR_FULL_SCALE_N[self.point]))
+                eighths = int(round(frac * w * 8))
+                full, part = divmod(eighths, 8)
+                partials = " ▏▎▍▌▋▊▉"
+                row = "█" * full + (partials[part] if part and full < w else "")
+                style = "#3fdc5a" if self.known else "#444444"
+                for _ in range(bar_rows):
+                    t = Text(row, style)
+                    t.append("░" * max(0, w - len(row)), "#333a40")
+                    lines.append(t)
+        return Text("\n").join(lines[:h])
+
+
+class Contacts(Vertical):
+    """The three contact bars, Head at the top as on the body."""
+
+    def compose(self) -> ComposeResult:
+        for point in CONTACTS:
+            yield ContactBar(point)
+
+    def show(self, snap):
+        for point in CONTACTS:
+            self.query_one("#contact-" + point, ContactBar).show(snap.contact(point), snap.has_data)
+
+
+class SideView(Drawing):
+    """The patient seen from the side with the dowel along the back; lost contacts in red."""
+
+    hinge_deg = None
+    lost = ()
+    has_data = False
+
+    def show(self, snap):
+        self.hinge_deg = None if snap.hinge_deg is None else round(snap.hinge_deg / 2.0) * 2
+        self.lost = snap.lost
+        self.has_data = snap.has_data
+        self.set_shown((self.hinge_deg, self.lost, self.has_data))
+
+    def draw(self, width, height):
+        on = {p: p not in self.lost for p in CONTACTS}
+        art = drawing.side_view(width, max(6, height - 1), self.hinge_deg, on, self.has_data)
+        caption = Text()
+        if not self.has_data:
+            caption.append("waiting for the dowel", "dim")
+        elif self.lost:
+            caption.append(" ".join(CONTACT_LABELS[p] for p in self.lost) + " LOST",
+                           drawing.LOST_FG)
+        else:
+            caption.append("3 contacts on", drawing.OK)
+        caption.align("center", width)
+        return Text("\n").join([art, caption])
+
+
+class HingeGauge(Drawing):
+    """The gauge bar with the target band, and its scale."""
+
+    def show(self, hinge_deg, target_deg):
+        self.set_shown((None if hinge_deg is None else round(hinge_deg), target_deg))
+
+    def draw(self, width, height):
+        hinge_deg, target_deg = self._shown or (None, 45.0)
+        return drawing.gauge(width, hinge_deg, target_deg, TARGET_BAND_DEG)
+
+
+class HingeTrace(Drawing):
+    """The last seconds of the hinge angle, with the target depth as a dotted line."""
+
+    def show(self, values, target_deg):
+        self.set_shown((values, target_deg))
+
+    def draw(self, width, height):
+        values, target_deg = self._shown or ((), 45.0)
+        return drawing.trace(width, height, values, target_deg)
+
+
+class HingePanel(Vertical):
+    """`Hinge`: big digits in degrees, the gauge, the trace."""
+
+    def compose(self) -> ComposeResult:
+        yield Label("Hinge", classes="panel-title")
+        yield Digits("--", id="hinge-digits")
+        yield Label("", id="hinge-target")
+        yield HingeGauge(id="hinge-gauge")
+        yield HingeTrace(id="hinge-trace")
+
+    def show(self, snap):
+        deg = snap.hinge_deg
+        digits = self.query_one("#hinge-digits", Digits)
+        set_digits(digits, "--" if deg is None else "%d" % round(deg))
+        lo, hi = snap.target_depth_deg, snap.target_depth_deg + TARGET_BAND_DEG
+        in_band = deg is not None and lo <= deg <= hi
+        digits.set_class(in_band, "-in-band")
+        target = "target %d-%d°" % (lo, hi)
+        if deg is None and snap.has_data:
+            target = "press c: upright · " + target
+        set_text(self.query_one("#hinge-target", Label), target)
+        self.query_one(HingeGauge).show(deg, snap.target_depth_deg)
+        self.query_one(HingeTrace).show(snap.trace, snap.target_depth_deg)
+
+
+class RepPanel(Vertical):
+    """`Reps`: the count in big digits, the set number and the target."""
+
+    def compose(self) -> ComposeResult:
+        yield Label("Reps", classes="panel-title")
+        yield Digits("0", id="reps-digits")
+        yield Label("", id="reps-set")
+        yield Label("", id="reps-hint")
+
+    def show(self, snap):
+        digits = self.query_one("#reps-digits", Digits)
+        set_digits(digits, str(snap.rep_count))
+        if snap.group == "set":
+            done = "" if snap.set_running else " done"
+            line = "Set %d%s · %d / %d" % (snap.set_number, done, snap.rep_count, snap.target_reps)
+            hint = "s: stop set" if snap.set_running else "s: next set"
+        else:
+            line = "Practice"
+            hint = "s: start set %d" % (snap.set_number + 1)
+        digits.set_class(snap.group == "set" and snap.rep_count >= snap.target_reps, "-complete")
+        set_text(self.query_one("#reps-set", Label), line)
+        set_text(self.query_one("#reps-hint", Label), hint)
+
+
+class FaultBanner(Static):
+    """The latest fault with its coaching cue; calm when there is nothing to correct."""
+
+    def show(self, snap, status):
+        kind, text = banner_content(snap, status)
+        for k in ("fault", "warn", "good", "idle", "link"):
+            self.set_class(k == kind, "-" + k)
+        set_text(self, text, layout=False)
+
+
+def banner_content(snap, status):
+    """(kind, Text) of the banner: link trouble first, then the live fault, then praise."""
+    if status is not None and status.state == RECONNECTING:
+        return "link", Text("RECONNECTING · plug the dowel back in: the set resumes by itself",
+                            "bold")
+    if status is not None and status.state == CONNECTING and not snap.has_data:
+        where = status.port or "the dowel"
+        return "idle", Text("Connecting to %s ..." % where)
+    if snap.fault_id:
+        t = Text()
+        t.append(FAULT_TITLES.get(snap.fault_id, snap.fault_id.upper()), "bold")
+        t.append("  " + snap.cue)
+        return ("fault" if snap.fault_id in CONTACT_FAULTS else "warn"), t
+    if not snap.has_data:
+        return "idle", Text("Waiting for data from the dowel")
+    if not snap.upright:
+        return "idle", Text("Stand tall with the dowel on your back, then hold still")
+    if snap.last_rep_good and snap.rep_count:
+        return "good", Text("GOOD REP  Keep the three points on the stick", "bold")
+    return "idle", Text("Hips back, back flat: keep the stick on head, mid-back and tailbone")
+
+
+class RepTable(DataTable):
+    """The reps of the set: depth, tempo (descent / ascent) and faults."""
+
+    def on_mount(self):
+        self.cursor_type = "none"
+        self.zebra_stripes = True
+        self.add_column("Rep", key="rep", width=4)
+        self.add_column("Depth °", key="depth", width=8)
+        self.add_column("Down s", key="down", width=7)
+        self.add_column("Up s", key="up", width=6)
+        self.add_column("Faults", key="faults", width=44)
+        self._shown = None
+
+    def show(self, snap):
+        key = (snap.group, snap.set_number, len(snap.rows))
+        if key == self._shown:
+            return
+        if self._shown is None or self._shown[:2] != key[:2] or len(snap.rows) < self._shown[2]:
+            self.clear()
+            start = 0
+        else:
+            start = self._shown[2]
+        for row in snap.rows[start:]:
+            faults = Text(", ".join(FAULT_SHORT.get(f, f) for f in row.faults) or "good",
+                          "bold #ff5050" if row.faults else "#3fdc5a")
+            self.add_row(str(row.number), "%.0f" % row.depth_deg, "%.1f" % row.descent_s,
+                         "%.1f" % row.ascent_s, faults)
+        self._shown = key
+        if snap.rows:
+            self.move_cursor(row=len(snap.rows) - 1)
+            self.scroll_end(animate=False)
+
+
+class StatusLine(Static):
+    """Connection, sample rate, lost frames, IMU, patient and saving; loud when reconnecting."""
+
+    def show(self, status, snap):
+        self.set_class(status.state == RECONNECTING, "-reconnecting")
+        self.set_class(status.state == CONNECTED, "-connected")
+        set_text(self, status_text(status, snap), layout=False)
+
+
+def status_text(status: LinkStatus, snap: Snapshot):
+    t = Text()
+    where = status.port or "?"
+    if status.source == "simulated":
+        where = "simulated " + where
+    elif status.source == "replay":
+        where = "replay " + where
+    if status.state == RECONNECTING:
+        t.append(" RECONNECTING ", "bold reverse")
+        away = ""
+        if status.since_rx_s is not None:
+            away = " · no data for %.0f s" % status.since_rx_s
+        t.append(" %s%s · lost %d frames" % (where, away, status.lost_frames))
+        return t
+    mark = {CONNECTED: "●", CONNECTING: "◌"}.get(status.state, "○")
+    t.append("%s %s " % (mark, status.state), "bold")
+    t.append(where)
+    t.append(" · %.0f Hz" % status.sample_rate_hz)
+    t.append(" · lost %d" % status.lost_frames)
+    if status.crc_errors:
+        t.append(" · CRC %d" % status.crc_errors)
+    if status.imu_ok is False:
+        t.append(" · IMU %s MISSING" % (status.imu or ""), "bold #ff5050")
+    elif status.imu:
+        t.append(" · IMU %s%s" % (status.imu, " ok" if status.imu_ok else ""))
+    patient = snap.patient or "no patient"
+    t.append(" · %s" % patient, "bold")
+    if snap.session_id is not None:
+        t.append(" · session %d" % snap.session_id)
+    elif status.source != "replay":
+        t.append(" · NOT SAVED", "bold #f0a020")
+    return t
