@@ -41,6 +41,7 @@ class FakeDowel:
         self.board_id = board_id
         self.fw = fw
         self.silent = silent  # reads commands, answers nothing
+        self.paused = False  # streaming, but no sample leaves (a stalled line); see pause()
         self.nack = {}  # cmd_type -> NACK error code
         self.commands = []  # every command Message received, in order
         self.sent_samples = []  # (seq, k) of every SAMPLE written
@@ -61,6 +62,17 @@ class FakeDowel:
         """Lose the next n frames: their sequence numbers are used but nothing is written."""
         with self._lock:
             self.seq = (self.seq + n) & 0xFFFF
+
+    def pause(self):
+        """Stop writing samples without being told to: the line stalls, the port stays open."""
+        with self._lock:
+            self.paused = True
+
+    def unpause(self):
+        """Write samples again (from now on, none for the stalled stretch)."""
+        with self._lock:
+            self.paused = False
+            self._next_sample = time.monotonic()
 
     def commands_of(self, cmd_type):
         return [m for m in list(self.commands) if m.type == cmd_type]
@@ -119,7 +131,8 @@ class FakeDowel:
     def _run(self):
         self._next_sample = time.monotonic()
         while not self._stop.is_set():
-            wait = max(0.0, self._next_sample - time.monotonic()) if self.streaming else 0.02
+            sending = self.streaming and not self.paused
+            wait = max(0.0, self._next_sample - time.monotonic()) if sending else 0.02
             ready, _, _ = select.select([self.master], [], [], min(wait, 0.02))
             with self._lock:
                 if ready:
@@ -130,7 +143,7 @@ class FakeDowel:
                     for m in self._decoder.feed(data):
                         self._answer(m)
                 now = time.monotonic()
-                while self.streaming and now >= self._next_sample:
+                while self.streaming and not self.paused and now >= self._next_sample:
                     self.sent_samples.append((self.seq, self.k))
                     self._send(P.SAMPLE, sample_fields(self.k, self.t_us))
                     self.k += 1

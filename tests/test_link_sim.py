@@ -47,13 +47,14 @@ def test_reconnects_to_a_replugged_simulated_dowel(tmp_path):
     try:
         link.connect(rate_hz=150)
         c.wait_for(lambda: len(c.samples()) >= 50, what="samples before the unplug")
+        os.unlink(port)  # first: a freed pty number may soon belong to another test's device
         sim.stop()  # the pty closes: the cable is pulled
         c.wait_for(lambda: link.state != CONNECTED, what="the link to notice the unplug")
-        sim2 = SimulatedDowel(scenario="good", seed=5, rate_hz=100)
+        # the same dowel (its board id comes from the seed), power-cycled
+        sim2 = SimulatedDowel(scenario="good", seed=4, rate_hz=100)
         sim2.start()
         n = len(c.samples())
         replugged = time.monotonic()
-        os.unlink(port)
         os.symlink(sim2.port, port)
         c.wait_for(lambda: len(c.samples()) >= n + 50, timeout_s=3.0,
                    what="streaming to resume within 3 s")

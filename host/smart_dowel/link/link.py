@@ -2,7 +2,9 @@
 consumer batches of messages; commands go out from any thread and wait for their ACK/NACK.
 
 After an unplug it reopens the same port (or finds the same board by its id), resumes streaming
-and reports the gap. Consumer callbacks run on the reader thread and must not block.
+and reports the gap. Until the dowel that answers after a reconnect has confirmed its board id,
+its data is held back; a different dowel's data is discarded and its port released.
+Consumer callbacks run on the reader thread and must not block.
 """
 
 from __future__ import annotations
@@ -43,6 +45,10 @@ _DETECT_EVERY_S = 1.0
 _RATE_WINDOW_US = 1_000_000
 _T_JUMP_US = 5_000_000  # a device-clock jump this large means the dowel restarted
 _EXTRA_FRAMES = 64  # INFO/ACK/STATUS frames the device may send besides samples in a gap
+_HOLD_S = 2.0  # data held back while a reconnect waits for the board id: at most this old ...
+_HOLD_MAX_MSGS = int(_HOLD_S * P.RATE_MAX_HZ) + _EXTRA_FRAMES  # ... and at most this many messages
+_HANDSHAKE_TYPES = (P.INFO, P.ACK, P.NACK)  # handled as they arrive, even while held back
+_STALL_S = 1.5  # a connected, streaming dowel silent for longer than this is "stalled"
 
 
 class _Pending:
@@ -154,6 +160,12 @@ class SerialLink:
         self._reconnects = 0
         self._gap_lost = 0
         self._gap_streaming = False  # samples were arriving when the link dropped
+        self._board_id = None  # this session's dowel: the board id of the first INFO
+        # read after a reconnect, before the board id is confirmed: [mono, wall, raw, msgs, rx]
+        self._held = deque()
+        self._held_msgs = 0
+        self._foreign = set()  # other dowels' board ids reported during this reconnect
+        self._foreign_here = False  # the latest handshake on self.port met another dowel
         self._next_attempt = 0.0
         self._next_detect = 0.0
         self._last_reopen_error = None
@@ -287,7 +299,7 @@ class SerialLink:
         with self._lock:
             self._pending[seq] = p
         try:
-            self._write(frame)
+            self._write(frame, user=True)
         except LinkDown:
             with self._lock:
                 self._pending.pop(seq, None)
@@ -368,10 +380,11 @@ class SerialLink:
         """Reboot the dowel; the link then reconnects to it like after an unplug."""
         return self._command(P.CMD_RESET, (), timeout_s)
 
-    def _write(self, frame):
+    def _write(self, frame, user=False):
+        """user: a caller's command, refused until a reconnected dowel has confirmed who it is."""
         with self._wlock:
             ser = self._ser
-            if ser is None or self._stop.is_set():
+            if ser is None or self._stop.is_set() or (user and self._resume):
                 raise LinkDown(
                     "The dowel is not connected (%s)." % (
                         "closed" if self._stop.is_set() or self._state == CLOSED
@@ -420,6 +433,14 @@ class SerialLink:
             fresh = self._last_sample_mono is not None and now - self._last_sample_mono < 1.0
             if fresh and len(w) >= 2 and w[-1] > w[0]:
                 rate = (len(w) - 1) * 1e6 / (w[-1] - w[0])
+            age = None if self._last_rx_mono is None else now - self._last_rx_mono
+            info = self._info
+            streaming = self._want_streaming
+            if streaming is None:
+                streaming = info is not None and info.streaming
+            stalled = bool(
+                self._state == CONNECTED and streaming and age is not None and age > _STALL_S
+            )
             return LinkStats(
                 state=self._state,
                 port=self.port,
@@ -434,8 +455,9 @@ class SerialLink:
                 bytes_total=self._bytes_total,
                 reconnects=self._reconnects,
                 gaps=len(self._gaps),
-                last_rx_age_s=None if self._last_rx_mono is None else now - self._last_rx_mono,
-                info=self._info,
+                last_rx_age_s=age,
+                stalled=stalled,
+                info=info,
                 status=self._status,
                 last_error=self._last_error,
                 counters=c,
@@ -521,17 +543,72 @@ class SerialLink:
             self._byte_window.append((now, len(data)))
             self._byte_window_sum += len(data)
             self._trim_bytes(now)
+        if self._resume:
+            self._hold(data, now, wall)
+            return
         if not self._raw and not self._msgs:
             self._batch_wall = wall
             self._batch_mono = now
         self._raw.extend(data)
         for m in self._decoder.feed(data):
-            if self._gap_open is not None:
-                self._close_gap(m, now, wall)
-            self._last_seq = m.seq
+            self._accept(m, now, wall)
+
+    def _accept(self, m, now, wall, handshake_done=False):
+        """A message of this session's dowel: into the current batch (the first closes a gap)."""
+        if self._gap_open is not None:
+            self._close_gap(m, now, wall)
+        self._last_seq = m.seq
+        if not (handshake_done and m.type in _HANDSHAKE_TYPES):
             self._handle(m, now)
-            self._msgs.append(m)
-            self._rx.append(now)
+        self._msgs.append(m)
+        self._rx.append(now)
+
+    def _hold(self, data, now, wall):
+        """Bytes read after a reconnect, before GET_INFO confirmed the board: held back.
+
+        Only the handshake's INFO/ACK/NACK are acted on; confirming the board releases
+        what was held (and the rest of this read goes straight through), a different
+        board discards it and releases the port (the rest of this read is its too).
+        """
+        chunk = [now, wall, data, [], []]
+        self._held.append(chunk)
+        for m in self._decoder.feed(data):
+            if not self._resume:  # confirmed by an earlier message of this read
+                self._accept(m, now, wall)
+                continue
+            chunk[3].append(m)
+            chunk[4].append(now)
+            self._held_msgs += 1
+            if m.type == P.INFO:
+                self._attach_payload(P.CMD_GET_INFO, m)
+            elif m.type == P.ACK or m.type == P.NACK:
+                self._on_reply(m)
+            if self._ser is None:
+                break  # a different dowel: the port is released, its data discarded
+        self._trim_held(now)
+
+    def _trim_held(self, now):
+        """Keep the held data bounded: drop the oldest reads beyond _HOLD_S / _HOLD_MAX_MSGS
+        (their frames then count as lost in the gap, from the sequence numbers)."""
+        h = self._held
+        while len(h) > 1 and (self._held_msgs > _HOLD_MAX_MSGS or now - h[0][0] > _HOLD_S):
+            self._held_msgs -= len(h.popleft()[3])
+
+    def _release_held(self):
+        """The reconnected dowel is this session's: its held data goes out, in order."""
+        held, self._held = self._held, deque()
+        self._held_msgs = 0
+        for mono, wall, raw, msgs, rx in held:
+            if not self._raw and not self._msgs:
+                self._batch_wall = wall
+                self._batch_mono = mono
+            self._raw.extend(raw)
+            for m, t in zip(msgs, rx):
+                self._accept(m, t, wall + (t - mono), handshake_done=True)
+
+    def _discard_held(self):
+        self._held.clear()
+        self._held_msgs = 0
 
     def _handle(self, m, now):
         t = m.type
@@ -652,34 +729,84 @@ class SerialLink:
             return
         if p.reply is None:
             return  # no answer yet: _housekeeping asks again every second
-        info = DeviceInfo.from_message(p.payload) if p.payload is not None else self._info
-        previous = self._info if self._resume else None
-        if p.payload is not None:
-            self._info = info
-        self._handshake_mono = None
+        info = DeviceInfo.from_message(p.payload) if p.payload is not None else None
         if p.reply.type == P.NACK:
-            self._emit("warning", "The dowel refused GET_INFO (%s)." % p.to_reply().error)
-        if previous is not None and info is not None and previous.board_id != info.board_id:
-            self._emit(
-                "warning",
-                "A different dowel (board %s, was %s) is now on %s."
-                % (info.board_id, previous.board_id, self.port),
-            )
+            message = "The dowel refused GET_INFO (%s)." % p.to_reply().error
+            if self._resume and self._board_id is not None:
+                # who is there is unconfirmed: keep its data held back, ask again in a second
+                if message != self._last_error:
+                    self._emit("warning", message)
+                return
+            self._emit("warning", message)
+        if self._resume and info is not None and self._board_id not in (None, info.board_id):
+            self._refuse_board(info)
+            return
+        self._handshake_mono = None
+        if info is not None:
+            self._info = info
+        info = self._info
+        if self._board_id is None and info is not None:
+            self._board_id = info.board_id
         what = "dowel"
         if info is not None:
             what = "dowel %s (firmware %s, IMU %s, %d Hz)" % (
                 info.board_id, info.fw_version, info.imu_name, info.rate_hz,
             )
-        self._set_state(CONNECTED, "Connected to %s on %s." % (what, self.port))
-        if self._resume:
+        resumed = self._resume
+        if resumed:
             self._resume = False
+            self._foreign.clear()
+            self._foreign_here = False
+            self._release_held()  # the first held message closes the gap
+        self._set_state(CONNECTED, "Connected to %s on %s." % (what, self.port))
+        if resumed:
             if self._want_rate is not None and (info is None or info.rate_hz != self._want_rate):
-                self._send_background(P.CMD_SET_RATE, (self._want_rate,))
+                self._send_resume(P.CMD_SET_RATE, (self._want_rate,), rate_hz=self._want_rate)
             resume = self._want_streaming
             if resume is None:
                 resume = self._gap_streaming
             if resume and (info is None or not info.streaming):
-                self._send_background(P.CMD_START)
+                self._send_resume(P.CMD_START, (), streaming=True)
+
+    def _send_resume(self, cmd_type, values, **changes):
+        """A command restoring the session after a reconnect; its ACK updates the cached INFO."""
+
+        def done(p):
+            if p.reply is not None and p.reply.type == P.ACK:
+                self._update_info(**changes)
+            self._report_background(p)
+
+        self._send_background(cmd_type, values, on_done=done)
+
+    def _refuse_board(self, info):
+        """A different dowel answered after a reconnect: say so (once per board), discard its
+        data, release its port and keep looking for this session's dowel (the gap stays open)."""
+        if info.board_id not in self._foreign:
+            self._foreign.add(info.board_id)
+            self._emit(
+                "error",
+                "A different dowel (board %s) is on %s; this session's dowel is board %s. "
+                "Plug that one back in, or start a new session."
+                % (info.board_id, self.port, self._board_id),
+            )
+        self._discard_held()
+        self._handshake_mono = None
+        self._foreign_here = True
+        close_error = self._close_port()
+        with self._lock:
+            waiting = list(self._pending.values())
+            self._pending.clear()
+            # its frames are not this session's: a fresh decoder, its counters dropped
+            self._decoder = P.StreamDecoder()
+        for p in waiting:
+            p.error = LinkDown("A different dowel answered on %s." % self.port)
+            p.done.set()
+        self._next_attempt = time.monotonic() + self.reconnect_interval_s
+        if close_error is not None:
+            self._emit(
+                "warning", "Releasing %s also failed: %s" % (self.port, close_error),
+                error=close_error,
+            )
 
     def _close_port(self):
         """Release the port; returns the error closing it raised, if any (a dead port may)."""
@@ -714,6 +841,7 @@ class SerialLink:
         for p in waiting:
             p.error = LinkDown("The dowel was unplugged while waiting for an answer (%s)." % exc)
             p.done.set()
+        self._discard_held()  # read from a dowel that never confirmed who it is
         if self._gap_open is None:
             self._gap_open = {
                 "start_wall": self._last_rx_wall if self._last_rx_wall is not None else time.time(),
@@ -734,12 +862,17 @@ class SerialLink:
         if delay > 0 and self._stop.wait(delay):
             return
         self._next_attempt = time.monotonic() + self.reconnect_interval_s
-        try:
-            ser = open_serial(self.port, read_timeout_s=_READ_TIMEOUT_S)
-        except PortError as e:
-            ser = self._find_same_board(e)
-            if ser is None:
-                return
+        ser = None
+        if self._foreign_here:  # another dowel holds the path: look for ours elsewhere first
+            ser = self._find_same_board()
+        if ser is None:
+            try:
+                ser = open_serial(self.port, read_timeout_s=_READ_TIMEOUT_S)
+            except PortError as e:
+                self._note_reopen_error(e)
+                ser = self._find_same_board()
+                if ser is None:
+                    return
         with self._wlock:
             if self._stop.is_set():
                 ser.close()
@@ -747,31 +880,37 @@ class SerialLink:
             self._ser = ser
         self._begin_handshake()
 
-    def _find_same_board(self, open_error):
-        """After the port failed to reopen: report a new kind of failure, look for the board."""
+    def _note_reopen_error(self, open_error):
+        """The port failed to reopen: report each new kind of failure once."""
         msg = str(open_error)
         if msg != self._last_reopen_error:
             self._last_reopen_error = msg
             if not msg.startswith("No serial port at"):  # a missing port is what we expect
                 self._emit("warning", msg, error=open_error)
-        info = self._info
+
+    def _find_same_board(self):
+        """Look for this session's board on the other dowel-like ports (once a second)."""
+        board_id = self._board_id if self._board_id is not None else (
+            self._info.board_id if self._info is not None else None
+        )
         now = time.monotonic()
-        if info is None or self._list_ports is None or now < self._next_detect:
+        if board_id is None or self._list_ports is None or now < self._next_detect:
             return None
         self._next_detect = now + _DETECT_EVERY_S
         others = [e for e in self._list_ports() if e.device != self.port and e.looks_like_dowel]
         if not others:
             return None
         try:
-            path, _ = find_dowel(board_id=info.board_id, ports=others)
+            path, _ = find_dowel(board_id=board_id, ports=others)
             ser = open_serial(path, read_timeout_s=_READ_TIMEOUT_S)
         except PortError as e:
             if str(e) != self._last_reopen_error and "is not connected" not in str(e):
                 self._last_reopen_error = str(e)
                 self._emit("warning", str(e), error=e)
             return None
-        self._emit("warning", "The dowel %s came back on %s (was %s)." % (info.board_id, path, self.port))
+        self._emit("warning", "The dowel %s came back on %s (was %s)." % (board_id, path, self.port))
         self.port = path
+        self._foreign_here = False
         return ser
 
     def _close_gap(self, m, now, wall):

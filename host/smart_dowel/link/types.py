@@ -140,7 +140,8 @@ class LinkEvent:
     """Something the consumer must hear about besides data.
 
     kind: "state" (the link state changed), "gap" (a reconnect closed a gap, see `gap`),
-    "error" (the port failed or a consumer callback raised; `error` holds the exception),
+    "error" (the port failed, a consumer callback raised, or a different dowel answered after
+    a reconnect; `error` holds the exception, if any),
     "warning" (the dowel NACKed or ignored a command the link sent on its own).
     """
 
@@ -195,6 +196,8 @@ class LinkStats:
     reconnects: int  # completed reconnects
     gaps: int  # gaps marked
     last_rx_age_s: float | None  # seconds since the last byte arrived; None before any
+    # connected and meant to be streaming, but no byte for more than 1.5 s: the line stalled
+    stalled: bool = False
     info: DeviceInfo | None = None  # the latest INFO
     status: DeviceStatus | None = None  # the latest STATUS
     last_error: str | None = None  # the latest error or warning sentence
