@@ -59,16 +59,44 @@ def clean_frames(n_frames, seed=1):
     return frames
 
 
+KINDS = ("bitflip", "drop_bytes", "garbage", "burst", "lose_frame")
+
+
+def corrupt(rng, frame):
+    """One injected fault on one frame: (kind, the bytes sent instead, burst bytes that spill
+    over into the frames after it)."""
+    kind = rng.choice(KINDS)
+    b = bytearray(frame)
+    spill = 0
+    if kind == "bitflip":
+        for _ in range(rng.randint(1, 3)):
+            j = rng.randrange(len(b))
+            b[j] ^= 1 << rng.randrange(8)
+    elif kind == "drop_bytes":
+        for _ in range(rng.randint(1, 4)):
+            del b[rng.randrange(len(b))]
+    elif kind == "garbage":
+        j = rng.randrange(len(b) + 1)
+        b[j:j] = bytes(rng.getrandbits(8) for _ in range(rng.randint(1, 40)))
+    elif kind == "burst":
+        start = rng.randrange(len(b))
+        length = rng.randint(8, 120)
+        k = min(length, len(b) - start)
+        b[start : start + k] = bytes(rng.getrandbits(8) for _ in range(k))
+        spill = length - k
+    else:  # lose_frame
+        b = bytearray()
+    return kind, bytes(b), spill
+
+
 class Injector:
     """Corrupts a frame stream; remembers which frames it touched."""
-
-    KINDS = ("bitflip", "drop_bytes", "garbage", "burst", "lose_frame")
 
     def __init__(self, seed, fault_rate):
         self.rng = random.Random(seed)
         self.fault_rate = fault_rate
         self.touched = set()
-        self.by_kind = dict.fromkeys(self.KINDS, 0)
+        self.by_kind = dict.fromkeys(KINDS, 0)
 
     def run(self, frames):
         rng = self.rng
@@ -82,30 +110,9 @@ class Injector:
                 burst_left -= k
                 self.touched.add(i)
             elif 10 <= i < n - 10 and rng.random() < self.fault_rate:
-                kind = rng.choice(self.KINDS)
+                kind, f, burst_left = corrupt(rng, f)
                 self.by_kind[kind] += 1
                 self.touched.add(i)
-                b = bytearray(f)
-                if kind == "bitflip":
-                    for _ in range(rng.randint(1, 3)):
-                        j = rng.randrange(len(b))
-                        b[j] ^= 1 << rng.randrange(8)
-                elif kind == "drop_bytes":
-                    for _ in range(rng.randint(1, 4)):
-                        del b[rng.randrange(len(b))]
-                elif kind == "garbage":
-                    junk = bytes(rng.getrandbits(8) for _ in range(rng.randint(1, 40)))
-                    j = rng.randrange(len(b) + 1)
-                    b[j:j] = junk
-                elif kind == "burst":
-                    start = rng.randrange(len(b))
-                    length = rng.randint(8, 120)
-                    k = min(length, len(b) - start)
-                    b[start : start + k] = bytes(rng.getrandbits(8) for _ in range(k))
-                    burst_left = length - k
-                elif kind == "lose_frame":
-                    b = bytearray()
-                f = bytes(b)
             out += f
         return bytes(out)
 

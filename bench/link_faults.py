@@ -12,15 +12,19 @@ host accepted is checked against it.
 import os
 import random
 import select
+import sys
 import tempfile
 import threading
 import time
 import tty
 
-import dowel_protocol as P
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from smart_dowel.link import CONNECTED, SerialLink
-from smart_dowel.sim.server import SimulatedDowel
+import dowel_protocol as P  # noqa: E402
+
+from bench.faults_bench import corrupt  # noqa: E402
+from smart_dowel.link import CONNECTED, SerialLink  # noqa: E402
+from smart_dowel.sim.server import SimulatedDowel  # noqa: E402
 
 RATE_HZ = 500
 
@@ -80,27 +84,10 @@ class Proxy:
                 os.close(fd)
 
     def _corrupt(self, f):
-        rng = self.rng
-        kind = rng.choice(("bitflip", "drop_bytes", "garbage", "burst", "lose_frame"))
+        kind, f, spill = corrupt(self.rng, f)
         self.kinds[kind] = self.kinds.get(kind, 0) + 1
-        b = bytearray(f)
-        if kind == "bitflip":
-            for _ in range(rng.randint(1, 3)):
-                j = rng.randrange(len(b))
-                b[j] ^= 1 << rng.randrange(8)
-        elif kind == "drop_bytes":
-            for _ in range(rng.randint(1, 4)):
-                del b[rng.randrange(len(b))]
-        elif kind == "garbage":
-            j = rng.randrange(len(b) + 1)
-            b[j:j] = bytes(rng.getrandbits(8) for _ in range(rng.randint(1, 40)))
-        elif kind == "burst":
-            s = rng.randrange(len(b))
-            b[s:] = bytes(rng.getrandbits(8) for _ in range(len(b) - s))
-            b += bytes(rng.getrandbits(8) for _ in range(rng.randint(0, 40)))
-        else:
-            b = bytearray()
-        return bytes(b)
+        # a burst's spill-over becomes trailing junk on the line
+        return f + bytes(self.rng.getrandbits(8) for _ in range(min(spill, 40)))
 
     def _frames_from_device(self, data):
         self._partial += data
