@@ -30,7 +30,7 @@ The public names, all importable from here:
 """
 
 # Bumped whenever a change can alter reps or faults on the same input (stored with sessions).
-__version__ = "1.0"
+__version__ = "1.1"
 
 from .calibration import Calibration, SensorCalibration  # noqa: E402
 from .config import PipelineConfig

@@ -35,6 +35,14 @@ class PipelineConfig:
     still_tau_s: float = 0.25
     upright_still_s: float = 0.5  # stillness needed to capture the upright pose
     auto_upright: bool = True
+    # "near" a pose: the provisional upright, or where the dowel was put on the back
+    upright_near_deg: float = 20.0
+    # a still pose far from the provisional upright is taken only after this long (it may be
+    # the hold at the bottom of a rep)
+    upright_long_still_s: float = 3.0
+    # standing still this long with every pad on, near where the dowel was put on the back
+    # but far from the upright: the upright was wrong and is taken again
+    upright_recover_s: float = 2.0
     # Contacts
     contact_on_n: float = 0.5
     contact_off_n: float = 0.25

@@ -46,6 +46,9 @@ _ASCENT = 3
 _SETTLE = 4  # back near upright, waiting for the angle to settle
 _WAIT = 5  # after a cancelled rep: waiting to be upright again
 
+_CONTACT_OF_FAULT = {CONTACT_FAULT[c]: k for k, c in enumerate(CONTACTS)}
+_CUE_RANK = {fid: i for i, fid in enumerate(CUE_PRIORITY)}
+
 HISTORY_LEN = 32768  # samples kept for the rep being analysed (> 30 s at 1 kHz)
 START_LOOKBACK_S = 5.0  # how far before leaving the standing band a rep's start is sought
 
@@ -135,6 +138,7 @@ class Pipeline:
         captured again at the next still moment)."""
         self.reps = []
         self._rep_count = 0
+        self._cue_faults = {}
         if self._rs in (_DESCENT, _ASCENT, _SETTLE):
             self._cancel(self._last_t or 0.0, "new set", [])
         if recapture_upright:
@@ -167,6 +171,12 @@ class Pipeline:
         self._up_verified = up is not None
         self._up_refining = False
         self._upright_request = False
+        # a stand-in upright (the pose in which the dowel arrived on the back) until a still
+        # moment confirms it; see _run's upright section
+        self._up_provisional = False
+        self._await_provisional = False  # the dowel arrived on the back: note its pose
+        self._arrival = None  # gravity where the dowel last settled on the back (standing)
+        self._n_on_prev = 0
         # contacts
         self._c_on = [False, False, False]
         self._c_pend = [None, None, None]
@@ -193,7 +203,8 @@ class Pipeline:
         self._t_settle = 0.0
         self._live_faults = {}
         self._rep_count = 0
-        self._fault = None
+        # what the banner asks the patient to correct (fault id -> Fault), see _shown_fault()
+        self._cue_faults = {}
 
     def _set_upright(self, g, t, automatic, events):
         n = math.sqrt(g[0] * g[0] + g[1] * g[1] + g[2] * g[2])
@@ -204,12 +215,47 @@ class Pipeline:
         self.calibration.upright = up
         self._up_verified = self._force_seen or not self._has_force_hint
         self._upright_request = False
+        self._up_provisional = False
         if self._rs in (_DESCENT, _ASCENT, _SETTLE):
             self._cancel(t, "upright pose captured again", events)
+        self._history.clear()  # angles from another upright
         self._rs = _IDLE
         self._base = 0.0
         self._t_rest = t
         events.append(UprightCaptured(t, up, automatic))
+
+    def _upright_acceptable(self, n_on):
+        """Whether the current still spell may be taken as the upright pose.
+
+        Without pads (or before any pad was touched) and on request, any still moment is.
+        With a provisional upright (the pose the dowel arrived on the back in), one while
+        standing by it (no rep under way, within upright_near_deg) is; any other only after
+        upright_long_still_s (it may be the hold at the bottom of a rep). With a confirmed
+        upright, only a recovery from a wrong one: see below.
+        """
+        cfg = self.config
+        if self._up is None or self._upright_request:
+            return True
+        ss = self._still_sum
+        nn = math.sqrt(ss[0] ** 2 + ss[1] ** 2 + ss[2] ** 2)
+        if nn < 1e-9:
+            return False
+        up = self._up
+        c = (ss[0] * up[0] + ss[1] * up[1] + ss[2] * up[2]) / nn
+        far = c < math.cos(cfg.upright_near_deg * DEG)
+        if self._up_provisional:
+            # standing by the provisional upright, or still for long wherever the dowel is
+            return (self._rs == _IDLE and not far) or self._still_s >= cfg.upright_long_still_s
+        # A confirmed upright far from where the patient stands still with every pad on,
+        # close to the pose the dowel was put on the back in: the upright was wrong (taken
+        # at the bottom of a rep, or on demand mid-movement). A long hold at the bottom of
+        # a rep is far from that pose, and keeps the upright.
+        if not far or n_on != 3 or self._arrival is None or \
+                self._still_s < cfg.upright_recover_s:
+            return False
+        a = self._arrival
+        c_arr = (ss[0] * a[0] + ss[1] * a[1] + ss[2] * a[2]) / nn
+        return c_arr >= math.cos(cfg.upright_near_deg * DEG)
 
     def _cancel(self, t, reason, events):
         if self._confirmed:
@@ -220,6 +266,7 @@ class Pipeline:
             for fid in list(self._live_faults):
                 events.append(FaultCleared(fid, idx, t))
         self._live_faults = {}
+        self._cue_faults = {}  # nothing to correct in a rep that did not happen
         self._confirmed = False
         self._rs = _WAIT
 
@@ -238,7 +285,7 @@ class Pipeline:
             return
         f = Fault(fid, self._live_phase(), t, 0.0)
         self._live_faults[fid] = f
-        self._fault = f
+        self._cue_faults[fid] = f
         events.append(FaultRaised(f, self._rep_count + 1))
 
     def _recent(self, t_from, t_to=math.inf):
@@ -322,15 +369,32 @@ class Pipeline:
             events.append(FaultCleared(fid, idx, end_t))
         self._live_faults = {}
         events.append(RepCompleted(rep))
-        if faults:
-            order = {fid: i for i, fid in enumerate(CUE_PRIORITY)}
-            self._fault = min(faults, key=lambda f: order[f.id])
-        else:
-            self._fault = None
+        # the banner after the rep: its depth, speed and squat faults (until the next rep
+        # starts); its contact faults only while that contact is still off
+        self._cue_faults = {
+            f.id: f for f in faults
+            if f.id not in _CONTACT_OF_FAULT or not self._c_on[_CONTACT_OF_FAULT[f.id]]
+        }
         self._confirmed = False
         self._rs = _IDLE
         self._t_rest = end_t
         self._prev_end = end_t
+
+    def _shown_fault(self):
+        """The fault the patient should correct now, or None.
+
+        A contact fault shows only while that contact is off: it clears as soon as the contact
+        is back. A depth, speed or squat fault of the current or last rep shows until the next
+        rep starts (a good rep therefore clears the banner). Several: CUE_PRIORITY decides.
+        """
+        best = None
+        for fid, f in self._cue_faults.items():
+            k = _CONTACT_OF_FAULT.get(fid)
+            if k is not None and self._c_on[k]:
+                continue
+            if best is None or _CUE_RANK[fid] < _CUE_RANK[best.id]:
+                best = f
+        return best
 
     def _update_live(self):
         st = self.state
@@ -340,8 +404,9 @@ class Pipeline:
         st.phase = self._live_phase()
         st.upright = self._up is not None
         st.target_depth_deg = self.config.target_depth_deg
-        st.fault = self._fault
-        st.cue = self._fault.cue if self._fault is not None else ""
+        shown = self._shown_fault()
+        st.fault = shown
+        st.cue = shown.cue if shown is not None else ""
         for k, c in enumerate(CONTACTS):
             cs = st.contacts[c]
             cs.on = self._c_on[k]
@@ -488,6 +553,7 @@ class Pipeline:
                                         if self._up is not None and not self._up_verified:
                                             self._upright_request = True
                                     fid = CONTACT_FAULT[CONTACTS[k]]
+                                    self._cue_faults.pop(fid, None)  # corrected
                                     if fid in self._live_faults:
                                         events.append(FaultCleared(fid, self._rep_count + 1, t_change))
                                         del self._live_faults[fid]
@@ -506,6 +572,12 @@ class Pipeline:
                 else:
                     self._all_off_since = None
                     self._away = False
+                # the dowel arrived on the back (two pads or more now on)
+                if n_on >= 2 and self._n_on_prev < 2 and self._force_seen:
+                    self._await_provisional = True
+                elif n_on < 2:
+                    self._await_provisional = False
+                self._n_on_prev = n_on
                 if self._force_seen:
                     contacts_ok = capture_ok = n_on >= 2
                 else:
@@ -606,9 +678,32 @@ class Pipeline:
                         self._up_refining = False
                     adev = na - a_rest
 
+                    if self._await_provisional and (
+                            gyro_ema < 2.0 * still_w if has_gyro else var_a < 4.0 * still_a2):
+                        # The dowel was put on the back (the patient standing) and has nearly
+                        # stopped moving: remember the pose. Without an upright yet, it is a
+                        # stand-in until a still moment confirms it, so that a rep begun right
+                        # after picking the dowel up counts.
+                        self._await_provisional = False
+                        self._arrival = v
+                        if self._up is None and cfg.auto_upright and not self._upright_request:
+                            self._up = v
+                            self._up_provisional = True
+                            self._rs = _IDLE
+                            self._base = 0.0
+                            self._t_rest = t
+
                     # --- the upright pose ---
-                    if (self._up is None or self._upright_request) and cfg.auto_upright \
-                            and capture_ok and not self._away and self._still_s >= up_still:
+                    # Taken at a still moment with the dowel on the back. Stillness alone
+                    # does not tell standing from the hold at the bottom of a rep, so a
+                    # moment far from the pose in which the dowel arrived on the back (the
+                    # provisional upright) is taken only after a long stillness; and an
+                    # upright the patient keeps standing far from is taken again.
+                    if cfg.auto_upright and capture_ok and not self._away \
+                            and self._still_s >= up_still and (
+                                self._up is None or self._upright_request
+                                or self._up_provisional or self._arrival is not None) \
+                            and self._upright_acceptable(n_on):
                         self._v = v
                         self._set_upright(self._still_sum, t, True, events)
                         self._up_refining = True
@@ -690,6 +785,7 @@ class Pipeline:
                     hist_a = [h[1] for h in recent]
                     self._start_est = self._find_start(hist_t, hist_a, base, peak)
                     events.append(RepStarted(idx, self._start_est))
+                    self._cue_faults = {}  # a new attempt: the last rep's cue is done with
                     for k in range(3):
                         if self._force_seen and not c_on[k]:
                             self._raise(CONTACT_FAULT[CONTACTS[k]], t, events)

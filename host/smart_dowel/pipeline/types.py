@@ -225,7 +225,10 @@ class LiveState:
     contacts: dict = field(default_factory=lambda: {c: ContactState() for c in CONTACTS})
     rep_count: int = 0
     phase: str = PHASE_NOT_READY
-    fault: Fault = None  # the latest fault of the current or last rep
+    # what to correct now: a contact fault while that contact is off (cleared as soon as it
+    # is back), else a depth, speed or squat fault of the current or last rep (cleared when
+    # the next rep starts); None when there is nothing to correct
+    fault: Fault = None
     cue: str = ""  # its coaching cue ("" when nothing to correct)
     target_depth_deg: float = 45.0
     upright: bool = False  # whether an upright pose is set

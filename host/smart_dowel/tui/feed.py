@@ -20,6 +20,7 @@ from ..pipeline import (
     Pipeline,
     PipelineConfig,
     RepCompleted,
+    UprightCaptured,
 )
 from . import messages as M
 from .state import (
@@ -79,6 +80,7 @@ class Feed:
         self._t_us = None
         self._samples = 0
         self._status = LinkStatus(source=source)
+        self._upright_refined_unsaved = False
 
     # ------------------------------------------------------------------ session
 
@@ -162,9 +164,16 @@ class Feed:
         self._add_trace(st.t_s, st.hinge_deg)
         for ev in events:
             if isinstance(ev, RepCompleted):
+                if self._upright_refined_unsaved:
+                    # the pose kept being averaged over the still spell it was taken in
+                    self._upright_refined_unsaved = False
+                    self._save_calibration()
                 self._on_rep(ev.rep)
             elif isinstance(ev, FaultRaised):
                 self._last_rep_good = False
+            elif isinstance(ev, UprightCaptured):
+                self._save_calibration()  # taken automatically: keep it with the session
+                self._upright_refined_unsaved = True
 
     def _add_trace(self, t_s, hinge_deg):
         if self._trace_next_t is not None and t_s < self._trace_next_t:
@@ -256,8 +265,10 @@ class Feed:
         self.publish()
 
     def _save_calibration(self):
-        if self.writer is not None and self.store is not None:
-            self.store.set_calibration(self.writer.id, self.calibration.to_dict())
+        # queued on the session writer, which retries a failed commit (a full disk) and
+        # reports it through on_error, instead of raising into the UI or the reader thread
+        if self.writer is not None:
+            self.writer.set_calibration(self.calibration.to_dict())
 
     def set_target_depth(self, deg):
         deg = min(MAX_TARGET_DEPTH_DEG, max(MIN_TARGET_DEPTH_DEG, float(deg)))
