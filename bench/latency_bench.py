@@ -1,159 +1,378 @@
 """Sensor-to-screen latency, end to end through the pty.
 
-The simulated dowel runs its firmware on a pty; the clinic app runs headless (App.run_test)
-with the real link, pipeline and store. For every sample we take the moment the firmware
-sampled it (its t_us stamp, on the simulated board's clock, which is the host's monotonic
-clock plus a known offset) and the moment the first screen refresh showing it was composed
-(the app's compositor handing a frame to the display). Prints p50/p95/p99 in ms.
+The simulated dowel runs its firmware on a pty; the clinic app (the real DowelApp, with the
+real link, pipeline and store) runs in a child process whose terminal is another pty, under
+Textual's own Linux driver, exactly as `dowel demo` runs in a terminal; this process is the
+terminal: it drains the screen output and types `q` at the end.
+
+For every sample: from the moment the device took it (its t_us stamp mapped to host
+monotonic time by SimulatedDowel.produced_monotonic: the simulated board's clock is the
+host's monotonic clock) to the moment the first screen frame showing it has been written
+to the terminal (Textual's output thread returned from writing and flushing that frame into
+the pty). A frame "shows" a redraw when every widget the redraw changed was repainted in it
+(or in an earlier frame); a frame shows a sample when it shows a redraw of a snapshot that
+includes it. Prints p50/p95/p99 in ms, a breakdown, and the redraw rate.
+
+Two setups: the simulator in its own process (like hardware: its CPU use is not the app's),
+and the simulator in the app's process, which is what `dowel demo` does (SimSource).
 
     .venv/bin/python bench/latency_bench.py [seconds]
 """
 
-import asyncio
+import json
 import os
+import select
+import subprocess
 import sys
-import tempfile
+import threading
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
 
 import numpy as np  # noqa: E402
 
 WARMUP_S = 3.0
 DURATION_S = 15.0
+SIZE = (120, 36)  # terminal columns, rows
 
 
-def _percentiles(values_ms):
-    a = np.asarray(values_ms, dtype=float)
-    return {
-        "latency_ms_p50": round(float(np.percentile(a, 50)), 1),
-        "latency_ms_p95": round(float(np.percentile(a, 95)), 1),
-        "latency_ms_p99": round(float(np.percentile(a, 99)), 1),
-        "latency_ms_max": round(float(a.max()), 1),
-    }
+def _pct(values, q):
+    return round(float(np.percentile(np.asarray(values, dtype=float), q)), 1) if len(values) else None
+
+
+def _percentiles(values_ms, prefix="latency_ms"):
+    out = {"%s_p%d" % (prefix, q): _pct(values_ms, q) for q in (50, 95, 99)}
+    out["%s_max" % prefix] = round(float(max(values_ms)), 1) if values_ms else None
+    return out
+
+
+# ---------------------------------------------------------------------------------- terminal
+
+
+def _run_child(setup, duration_s):
+    """Run the app in a child on a pty of SIZE; return its figures."""
+    import fcntl
+    import struct
+    import termios
+
+    master, slave = os.openpty()
+    cols, rows = SIZE
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+    rfd, wfd = os.pipe()
+    env = dict(os.environ, TERM="xterm-256color", COLORTERM="truecolor",
+               COLUMNS=str(cols), LINES=str(rows))
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (ROOT, env.get("PYTHONPATH")) if p)
+    proc = subprocess.Popen(
+        [sys.executable, os.path.abspath(__file__), "--child", setup, str(duration_s), str(wfd)],
+        stdin=slave, stdout=slave, stderr=slave, pass_fds=(wfd,), env=env,
+        start_new_session=True, close_fds=True)
+    os.close(slave)
+    os.close(wfd)
+    screen = {"bytes": 0, "tail": b""}
+
+    def drain():  # the terminal: reads everything the app writes, as fast as it comes
+        while True:
+            try:
+                data = os.read(master, 1 << 16)
+            except OSError:
+                return
+            if not data:
+                return
+            screen["bytes"] += len(data)
+            screen["tail"] = (screen["tail"] + data)[-4000:]
+
+    t = threading.Thread(target=drain, daemon=True)
+    t.start()
+    reply = b""
+    try:
+        ready = _read_line(rfd, 60.0)
+        if ready != b"ready":
+            raise RuntimeError("the app did not start: %r\n%s" % (
+                ready, screen["tail"].decode("utf-8", "replace")))
+        time.sleep(WARMUP_S + duration_s)
+        os.write(master, b"q")  # the clinician presses q
+        deadline = time.monotonic() + 60.0
+        while time.monotonic() < deadline:
+            r, _, _ = select.select([rfd], [], [], 1.0)
+            if r:
+                chunk = os.read(rfd, 1 << 20)
+                if not chunk:
+                    break
+                reply += chunk
+        proc.wait(30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(rfd)
+        os.close(master)
+    lines = reply.strip().splitlines() or [b""]
+    if not lines[-1].strip():
+        raise RuntimeError("no figures from the app (exit %s):\n%s" % (
+            proc.returncode, screen["tail"].decode("utf-8", "replace")))
+    out = json.loads(lines[-1])
+    if "error" in out:
+        raise RuntimeError("the app failed:\n" + out["error"])
+    out["terminal_bytes"] = screen["bytes"]
+    return out
+
+
+def _read_line(fd, timeout_s):
+    buf = b""
+    deadline = time.monotonic() + timeout_s
+    while not buf.endswith(b"\n") and time.monotonic() < deadline:
+        r, _, _ = select.select([fd], [], [], 0.5)
+        if r:
+            c = os.read(fd, 1)
+            if not c:
+                break
+            buf += c
+    return buf.strip()
+
+
+# ---------------------------------------------------------------------------------- the app
 
 
 def _sim_process(conn):
-    """The simulated dowel in its own process (like hardware: its CPU use is not the host's);
-    sends back its port and clock origin, runs until told to stop."""
+    """The simulated dowel in its own process; answers produced_monotonic queries."""
     from smart_dowel.sim.server import SimulatedDowel
 
     sim = SimulatedDowel(scenario="good", seed=5, endless=True).start()
-    conn.send((sim.port, sim.board.clock._t0, sim.board._ticks_offset))
-    conn.recv()
+    conn.send(sim.port)
+    while True:
+        msg = conn.recv()
+        if msg[0] == "produced":
+            conn.send([sim.produced_monotonic(t) for t in msg[1]])
+        else:
+            break
     sim.stop()
 
 
-class _Clock:
-    """The simulated board's clock: t_us = (monotonic_ns - t0_ns) / 1000 + offset (mod 2**30);
-    CLOCK_MONOTONIC is the same in every process of the machine."""
+def _child(setup, duration_s, fd):
+    """In the child, on the pty: run the app under Textual's Linux driver, instrumented."""
+    out = os.fdopen(fd, "w", buffering=1)
+    try:
+        figures = _child_measure(setup, duration_s, out)
+    except BaseException:
+        import traceback
 
-    def __init__(self, t0_ns, offset_us):
-        self.t0_ns, self.offset_us = t0_ns, offset_us
+        figures = {"error": traceback.format_exc()}
+    out.write(json.dumps(figures) + "\n")
+    out.close()
 
 
-async def _measure(duration_s, data_dir, separate_process):
+class _Tagged(str):
+    """A piece of terminal output that belongs to screen frame number `frame`."""
+
+    frame = None
+
+
+class _TimedFile:
+    """The terminal file under Textual's output thread: notes when each frame is out."""
+
+    def __init__(self, f, written):
+        self._f = f
+        self._written = written
+        self._pending = set()
+
+    def write(self, text):
+        n = self._f.write(text)
+        frame = getattr(text, "frame", None)
+        if frame is not None:
+            self._pending.add(frame)
+        return n
+
+    def flush(self):
+        self._f.flush()
+        if self._pending:
+            now = time.monotonic()
+            for frame in self._pending:
+                self._written[frame] = now  # its last piece written and flushed
+            self._pending.clear()
+
+    def __getattr__(self, name):
+        return getattr(self._f, name)
+
+
+def _child_measure(setup, duration_s, out):
     import multiprocessing
+    import tempfile
+
+    from textual.drivers.linux_driver import LinuxDriver
 
     from smart_dowel.store import Store
-    from smart_dowel.tui.app import make_app
+    from smart_dowel.tui import make_app
     from smart_dowel.tui.sources import LinkSource, SimSource
 
-    store = Store.open(data_dir)
-    child = None
-    if separate_process:
+    written = {}  # frame number -> monotonic time its last byte was flushed to the pty
+
+    class TimedDriver(LinuxDriver):
+        frame = None
+
+        def __init__(self, *a, **kw):
+            super().__init__(*a, **kw)
+            self._file = _TimedFile(self._file, written)
+
+        def write(self, data):
+            if self.frame is not None:
+                data = _Tagged(data)
+                data.frame = self.frame
+            super().write(data)
+
+    data_dir = tempfile.TemporaryDirectory(prefix="dowel-latency-")
+    store = Store.open(data_dir.name)
+    conn = child = None
+    if setup == "process":
         ctx = multiprocessing.get_context("spawn")
-        parent_conn, child_conn = ctx.Pipe()
+        conn, child_conn = ctx.Pipe()
         child = ctx.Process(target=_sim_process, args=(child_conn,), daemon=True)
         child.start()
-        port, t0_ns, offset_us = parent_conn.recv()
-        clock = _Clock(t0_ns, offset_us)
-        source = LinkSource(port)
+        source = LinkSource(conn.recv())
     else:
         source = SimSource("good", seed=5)
-        clock = None
     app = make_app(None, source=source, store=store, open_store=False)
+    app.driver_class = TimedDriver
 
-    samples = []  # raw t_us of every sample handed to the feed
-    received = []  # (t_us raw, monotonic time its last byte was read) of the same
-    displays = []  # (mono, newest t_us on screen) of every composed frame
-    redrawn = {"t_us": None}
-
+    samples = []  # (t_us raw, monotonic its last byte was read, monotonic the feed posted it)
     feed_on_batch = app.feed.on_batch
 
     def on_batch(batch):
-        for m, rx in zip(batch.messages, batch.rx_mono):
-            if m.type == 1:
-                samples.append(m.values[0])
-                received.append((m.values[0], rx))
+        rx = [(m.values[0], t) for m, t in zip(batch.messages, batch.rx_mono) if m.type == 1]
         feed_on_batch(batch)
+        done = time.monotonic()
+        samples.extend((t_us, t, done) for t_us, t in rx)
 
     app.feed.on_batch = on_batch  # the link looks the callback up when it is created
 
+    # redraws not yet fully on screen: [t_us, start mono, widgets still to repaint]
+    pending = []
+    frames = []  # (frame number, display mono, redraw start mono, newest t_us shown)
+    state = {"frame": 0, "shown": None, "dropped": 0}
     redraw = app._redraw
 
+    redraw_times = []
+    current = {"t": None}
+
+    def register():
+        """What this redraw changed: every widget with a repaint, layout or style update
+        pending; the redraw is on screen once a written frame has repainted them all."""
+        if current["t"] is None:
+            return
+        screen = app.screen_stack[0]
+        todo = {w for w in screen.walk_children()
+                if w._repaint_required or w._layout_required or w._refresh_styles_required}
+        todo.update(getattr(screen, "_dirty_widgets", ()))
+        pending.append([app.snapshot.t_us, current["t"], todo])
+        current["t"] = None
+
     def traced_redraw():
+        current["t"] = t = time.monotonic()
+        redraw_times.append(t)
         redraw()
-        redrawn["t_us"] = app.snapshot.t_us
+        register()
 
     app._redraw = traced_redraw
+    paint_now = getattr(app, "_paint_now", None)
+    if paint_now is not None:  # the app paints its frame within the redraw: note it before
+        def traced_paint_now():
+            register()
+            paint_now()
+
+        app._paint_now = traced_paint_now
     display = app._display
 
     def traced_display(screen, renderable):
-        display(screen, renderable)
-        if renderable is not None and redrawn["t_us"] is not None:
-            displays.append((time.monotonic(), redrawn["t_us"]))
+        driver = app._driver
+        if renderable is None or not isinstance(driver, TimedDriver):
+            return display(screen, renderable)
+        dirty = screen._dirty_widgets
+        now = time.monotonic()
+        for p in pending:
+            if screen in dirty:
+                p[2].clear()
+            else:
+                p[2] -= dirty
+                if now - p[1] > 1.0 and p[2]:  # a widget that never repaints (hidden)
+                    state["dropped"] += 1
+                    p[2].clear()
+        while pending and not pending[0][2]:
+            state["shown"] = pending.pop(0)[:2]
+        state["frame"] += 1
+        driver.frame = state["frame"]
+        try:
+            display(screen, renderable)
+        finally:
+            driver.frame = None
+        if state["shown"] is not None:
+            frames.append((state["frame"], now, state["shown"][1], state["shown"][0]))
 
     app._display = traced_display
 
-    async with app.run_test(size=(120, 36)) as pilot:
+    def watch():  # tell the terminal (the parent) when samples stream
         while app.snapshot.samples < 10:
-            await pilot.pause(0.05)
-        if clock is None:
-            board = source.sim.board
-            clock = _Clock(board.clock._t0, board._ticks_offset)
-        t_end = time.monotonic() + WARMUP_S + duration_s
-        while time.monotonic() < t_end:
-            await pilot.pause(0.1)
-        first_kept = len(samples)  # placeholder, refined below
-        redraws = app.redraws
-        await pilot.press("q")
+            time.sleep(0.05)
+        watch.t0 = time.monotonic()
+        out.write("ready\n")
+
+    watch.t0 = None
+    threading.Thread(target=watch, daemon=True).start()
+    app.run()
+    t_end = time.monotonic()
     store.close()
-    if child is not None:
-        parent_conn.send("stop")
+    redraws = app.redraws
+
+    t_us_list = [s[0] for s in samples]
+    if conn is not None:
+        conn.send(("produced", t_us_list))
+        produced = conn.recv()
+        conn.send(("stop",))
         child.join(10)
+    else:
+        sim = source.sim
+        produced = [sim.produced_monotonic(t) for t in t_us_list]
+    data_dir.cleanup()
 
-    t0_s = clock.t0_ns / 1e9
-    offset_us = clock.offset_us
-    from dowel_protocol import T_US_MODULUS
-
-    def produced_mono(t_us):
-        return t0_s + ((t_us - offset_us) % T_US_MODULUS) / 1e6
-
-    disp_t = np.array([d[0] for d in displays])
-    disp_us = np.array([d[1] for d in displays], dtype=np.int64)
-    # the newest sample shown never goes back, so the first frame showing sample i is the
-    # first frame whose newest t_us (unwrapped against its neighbour) is >= the sample's
-    latencies = []
-    start = produced_mono(samples[0]) + WARMUP_S
+    start = watch.t0 + WARMUP_S
+    frames = [(written[n], disp, r0, t_us) for n, disp, r0, t_us in frames if n in written]
+    # the newest sample shown never goes back: the first frame showing sample i is the first
+    # frame whose newest sample was produced no earlier than sample i
+    prod_of = {}
+    for (t_us, _, _), p in zip(samples, produced):
+        prod_of[t_us] = p
+    frame_prod = [prod_of.get(f[3]) for f in frames]
+    lat, wire, feed, wait, render, out_ms = [], [], [], [], [], []
     j = 0
-    for t_us in samples[:first_kept]:
-        p = produced_mono(t_us)
+    for (t_us, rx, done), p in zip(samples, produced):
         if p < start:
             continue
-        while j < len(disp_us) and produced_mono(int(disp_us[j])) < p:
+        while j < len(frames) and (frame_prod[j] is None or frame_prod[j] < p):
             j += 1
-        if j == len(disp_us):
+        if j == len(frames):
             break
-        latencies.append((disp_t[j] - p) * 1000.0)
-    out = _percentiles(latencies)
-    wire = [(rx - produced_mono(t)) * 1000.0 for t, rx in received if produced_mono(t) >= start]
-    out["to_host_ms_p50"] = round(float(np.percentile(wire, 50)), 1)
-    out["to_host_ms_p95"] = round(float(np.percentile(wire, 95)), 1)
-    out["samples_measured"] = len(latencies)
-    out["frames"] = len(displays)
-    out["redraws_per_s"] = round(redraws / (duration_s + WARMUP_S), 1)
-    return out
+        w_t, disp, r0, _ = frames[j]
+        lat.append((w_t - p) * 1000.0)
+        wire.append((rx - p) * 1000.0)
+        feed.append((done - rx) * 1000.0)
+        wait.append((r0 - done) * 1000.0)
+        render.append((disp - r0) * 1000.0)
+        out_ms.append((w_t - disp) * 1000.0)
+    res = _percentiles(lat)
+    for name, vals in (("to_host", wire), ("feed", feed), ("until_redraw", wait),
+                       ("redraw_to_display", render), ("display_to_written", out_ms)):
+        res[name + "_ms_p50"] = _pct(vals, 50)
+        res[name + "_ms_p95"] = _pct(vals, 95)
+    res["to_host_ms_min"] = round(float(min(wire)), 2) if wire else None  # >= 0: a sane clock map
+    res["samples_measured"] = len(lat)
+    measured_s = t_end - watch.t0
+    out_times = sorted(t for t in written.values() if t >= watch.t0)
+    res["frames_written_per_s"] = round(len(out_times) / measured_s, 1)
+    res["redraws_per_s"] = round(sum(1 for t in redraw_times if t >= watch.t0) / measured_s, 1)
+    res["redraws_total"] = redraws
+    gaps = np.diff(out_times) * 1000.0
+    res["frame_gap_ms_min"] = round(float(gaps.min()), 1) if len(gaps) else None
+    res["unshown_widgets_dropped"] = state["dropped"]
+    return res
 
 
 def run(duration_s=DURATION_S):
@@ -162,16 +381,17 @@ def run(duration_s=DURATION_S):
     latency_ms_*: the simulated dowel in its own process, as hardware would be;
     demo_latency_ms_*: `dowel demo` as shipped, the simulator in the app's own process.
     """
-    with tempfile.TemporaryDirectory(prefix="dowel-latency-") as d:
-        out = asyncio.run(_measure(duration_s, d, separate_process=True))
-    with tempfile.TemporaryDirectory(prefix="dowel-latency-") as d:
-        demo = asyncio.run(_measure(duration_s, d, separate_process=False))
+    out = _run_child("process", duration_s)
+    demo = _run_child("inprocess", duration_s)
     for k, v in demo.items():
         out["demo_" + k] = v
     return out
 
 
 if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        _child(sys.argv[2], float(sys.argv[3]), int(sys.argv[4]))
+        sys.exit(0)
     secs = float(sys.argv[1]) if len(sys.argv) > 1 else DURATION_S
     for k, v in run(secs).items():
-        print("%-22s %s" % (k, v))
+        print("%-34s %s" % (k, v))

@@ -190,6 +190,50 @@ async def test_floods_of_snapshots_are_coalesced_and_the_newest_is_shown():
         assert app.redraws - before < 30  # coalesced: far fewer redraws than messages
 
 
+def screen_strips(app):
+    """What the terminal shows, with styles: one list of (text, style) per line."""
+    return [[(seg.text, seg.style) for seg in strip] for strip in
+            (s.simplify() for s in app.screen._compositor.render_strips())]
+
+
+@sync
+async def test_partial_repaints_end_on_the_same_screen_as_a_full_paint():
+    # the drawings repaint only the lines that changed: after a series of pictures the
+    # screen must be exactly what a fresh screen shows for the last one
+    final = X.lost_snapshot()
+    pictures = [
+        X.connected_snapshot(hinge_deg=5.0, trace=X.TRACE[:40]),
+        X.connected_snapshot(hinge_deg=75.0, contacts=X.contacts(head=None, midback=29.0)),
+        X.fault_snapshot(),
+        X.connected_snapshot(hinge_deg=None, trace=X.TRACE[10:]),
+        final,
+    ]
+    app = idle_app()
+    async with app.run_test(size=SIZE) as pilot:
+        for snap in pictures:
+            await show(app, pilot, snap, X.connected_status())
+        repainted = screen_strips(app)
+    fresh = idle_app()
+    async with fresh.run_test(size=SIZE) as pilot:
+        await show(fresh, pilot, final, X.connected_status())
+        painted = screen_strips(fresh)
+    assert repainted == painted
+
+
+@sync
+async def test_rep_table_keeps_the_last_rows_of_endless_practice():
+    rows = tuple(X.RepRow(i + 1, 50.0, 2.0, 1.5, ()) for i in range(RepTable.MAX_ROWS + 12))
+    app = idle_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await show(app, pilot, X.connected_snapshot(group="practice", rows=rows[:30]))
+        await show(app, pilot, X.connected_snapshot(group="practice", rows=rows))
+        table = app.query_one(RepTable)
+        assert table.row_count == RepTable.MAX_ROWS
+        assert table.get_row_at(0)[0] == "13"
+        assert table.get_row_at(table.row_count - 1)[0] == str(len(rows))
+        assert app.query_one("#reps-digits", Digits).value == str(len(rows))
+
+
 @sync
 async def test_narrow_terminal_keeps_every_part():
     app = idle_app()

@@ -102,6 +102,29 @@ class SimulatedDowel:
     def write_truth(self, path):
         Path(path).write_text(json.dumps(self.truth, indent=2) + "\n")
 
+    def produced_monotonic(self, t_us):
+        """The host's time.monotonic() at which the device took the sample stamped `t_us`.
+
+        t_us is the frame's raw time stamp (the firmware's ticks_us clock, which wraps every
+        2**30 us). The simulated board's clock is the host's monotonic clock (sped up by
+        `speed`), so this mapping is exact; it picks the latest such instant not after now
+        (so it holds for samples of the last 17 minutes of device time, since the last board
+        reset). CLOCK_MONOTONIC is shared by every process of the machine, so the result can
+        be compared with time.monotonic() in another process. cpython runtime only, once
+        started.
+        """
+        board = self.board
+        if board is None or not isinstance(board.clock, RealClock):
+            raise SimulatorError("produced_monotonic needs the cpython runtime, started")
+        from .board import TICKS_MASK
+
+        clock = board.clock
+        now_us = clock.now_us()
+        ticks_now = (now_us + board._ticks_offset) & TICKS_MASK
+        sample_us = now_us - ((ticks_now - int(t_us)) & TICKS_MASK)
+        # now_us = (monotonic_ns - t0) * speed // 1000, inverted
+        return (clock._t0 + sample_us * 1000.0 / clock.speed) / 1e9
+
     # --- lifecycle --------------------------------------------------------------------------
     def start(self, truth_path=None):
         """Open the port and start the firmware; the truth file is written before that."""

@@ -7,6 +7,7 @@ and redraws at most 30 times a second. Keys call the Feed; widgets only render.
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 
@@ -33,6 +34,7 @@ from .widgets import (
 )
 
 REDRAW_INTERVAL_S = 1.0 / 30.0
+GIL_SWITCH_INTERVAL_S = 0.001
 DEPTH_STEP_DEG = 5.0
 
 # Keys that make the virtual patient move (simulated dowel only): key -> (action, description)
@@ -91,6 +93,10 @@ class DowelApp(App):
         self._stop = threading.Event()
         self._dirty = False
         self._redraw_timer = None
+        self._widgets = None  # the live widgets, found once
+        self._live_nodes = None  # ... and all their descendants
+        self._paint_now_ok = True
+        self._switch_interval = None
         self._last_redraw = 0.0
         self.redraws = 0  # how many redraws ran (tests, bench)
         self.shown_seq = None  # the newest sample sequence number on screen (bench)
@@ -114,12 +120,19 @@ class DowelApp(App):
         yield Footer()
 
     def on_mount(self):
+        # The reader thread (and the simulated dowel's, in `dowel demo`) share the GIL with
+        # the UI: with Python's default 5 ms switch interval a thread that wakes up while
+        # another composes a frame waits up to 5 ms; 1 ms keeps both hand-offs short.
+        self._switch_interval = sys.getswitchinterval()
+        sys.setswitchinterval(min(self._switch_interval, GIL_SWITCH_INTERVAL_S))
         self._redraw()
         self.data_worker = self.run_source()
 
     def on_unmount(self):
         # however the app ends (q, ctrl+c, a test leaving run_test), the data thread stops
         self._stop.set()
+        if self._switch_interval is not None:
+            sys.setswitchinterval(self._switch_interval)
 
     # ------------------------------------------------------------------ data thread
 
@@ -211,16 +224,57 @@ class DowelApp(App):
         self._dirty = False
         self._last_redraw = time.monotonic()
         snap, status = self.snapshot, self.status
-        screen = self.screen_stack[0]
-        screen.query_one(Contacts).show(snap)
-        screen.query_one(SideView).show(snap)
-        screen.query_one(HingePanel).show(snap)
-        screen.query_one(RepPanel).show(snap)
-        screen.query_one(FaultBanner).show(snap, status)
-        screen.query_one(RepTable).show(snap)
-        screen.query_one(StatusLine).show(status, snap)
+        w = self._widgets
+        if w is None:
+            screen = self.screen_stack[0]
+            w = self._widgets = tuple(screen.query_one(cls) for cls in (
+                Contacts, SideView, HingePanel, RepPanel, FaultBanner, RepTable, StatusLine))
+        contacts, side, hinge, reps, banner, table, status_line = w
+        contacts.show(snap)
+        side.show(snap)
+        hinge.show(snap)
+        reps.show(snap)
+        banner.show(snap, status)
+        table.show(snap)
+        status_line.show(status, snap)
         self.redraws += 1
         self.shown_seq = snap.seq
+        if self._paint_now_ok:
+            self._paint_now()
+
+    def _paint_now(self):
+        """Compose and write the frame of this redraw right away.
+
+        Textual would do it a few event-loop hops later (each repainted widget posts an
+        Update to the screen on its next idle, the screen resumes its update timer on its
+        idle, the timer posts the screen a tick): up to several ms on a busy machine, on
+        every sample's way to the screen. This does that tick's work now, for the widgets
+        this redraw repainted, on the live screen only and when nothing needs a layout
+        (those still go Textual's way). It uses Textual internals: if they are not there
+        (another Textual version), it turns itself off and the frame comes the usual way.
+        """
+        screen = self.screen
+        if screen is not self.screen_stack[0] or self._batch_count:
+            return
+        try:
+            if (screen._layout_required or screen._scroll_required
+                    or screen._recompose_required):
+                return
+            live = self._live_nodes
+            if live is None:
+                live = self._live_nodes = [n for w in self._widgets
+                                           for n in (w, *w.walk_children())]
+            dirty = screen._dirty_widgets
+            for w in live:
+                if w._repaint_required and not (
+                        w._layout_required or w._refresh_styles_required
+                        or w._scroll_required):
+                    w._repaint_required = False
+                    dirty.add(w)
+            if dirty:
+                screen._on_timer_update()
+        except AttributeError:
+            self._paint_now_ok = False
 
     # ------------------------------------------------------------------ actions
 

@@ -45,6 +45,11 @@ def side_view(width, height, hinge_deg, contacts_on, has_data=True):
     "head"/"midback"/"tailbone" to True (touching, green dot) or False (lost: a red X and a
     gap between dowel and back). Returns a rich Text of `height` lines of `width` cells.
     """
+    return Text("\n").join(side_view_lines(width, height, hinge_deg, contacts_on, has_data))
+
+
+def side_view_lines(width, height, hinge_deg, contacts_on, has_data=True):
+    """side_view as a list of one-line Texts (what the widget renders)."""
     width, height = max(8, width), max(6, height)
     grid = [[(" ", "")] * width for _ in range(height)]
 
@@ -117,7 +122,7 @@ def side_view(width, height, hinge_deg, contacts_on, has_data=True):
         else:
             put(x, y, "✖", LOST_FG)
 
-    return Text("\n").join(_runs(row) for row in grid)
+    return [_runs(row) for row in grid]
 
 
 def _runs(cells):
@@ -141,6 +146,11 @@ def gauge(width, hinge_deg, target_deg, band_deg, max_deg=90.0):
 
     Inside the band the fill is green; short of it, blue; past it, amber.
     """
+    return Text("\n").join(gauge_lines(width, hinge_deg, target_deg, band_deg, max_deg))
+
+
+def gauge_lines(width, hinge_deg, target_deg, band_deg, max_deg=90.0):
+    """gauge as a list of two one-line Texts (what the widget renders)."""
     width = max(10, width)
     band_lo, band_hi = target_deg, min(max_deg, target_deg + band_deg)
 
@@ -149,35 +159,31 @@ def gauge(width, hinge_deg, target_deg, band_deg, max_deg=90.0):
 
     lo, hi = col(band_lo), col(band_hi)
     filled = -1 if hinge_deg is None else col(hinge_deg)
-    bar = Text()
+    if hinge_deg is not None and hinge_deg >= band_lo and hinge_deg <= band_hi:
+        fill = "bold #3fdc5a"
+    elif hinge_deg is not None and hinge_deg > band_hi:
+        fill = "bold #f0a020"
+    else:
+        fill = "bold #4aa8ff"
+    cells = []
     for x in range(width):
         in_band = lo <= x <= hi
         if x <= filled:
-            if hinge_deg is not None and hinge_deg >= band_lo and hinge_deg <= band_hi:
-                style = "bold #3fdc5a"
-            elif hinge_deg is not None and hinge_deg > band_hi:
-                style = "bold #f0a020"
-            else:
-                style = "bold #4aa8ff"
-            bar.append("█", style)
+            cells.append(("█", fill))
         else:
-            bar.append("▒" if in_band else "─", BAND if in_band else DIM)
-    marks = Text()
+            cells.append(("▒", BAND) if in_band else ("─", DIM))
     labels = {}
     for deg in (0, 30, 60, 90):
         x = min(width - len(str(deg)), col(deg))
         for i, c in enumerate(str(deg)):
             labels[x + i] = c
+    marks = []
     for x in range(width):
         if x in (lo, hi) and x not in labels:
-            marks.append("▲", "bold #3fdc5a")
+            marks.append(("▲", "bold #3fdc5a"))
         else:
-            marks.append(labels.get(x, " "), DIM)
-    out = Text()
-    out.append_text(bar)
-    out.append("\n")
-    out.append_text(marks)
-    return out
+            marks.append((labels.get(x, " "), DIM))
+    return [_runs(cells), _runs(marks)]
 
 
 def trace(width, height, values, target_deg, max_deg=90.0):
@@ -185,24 +191,36 @@ def trace(width, height, values, target_deg, max_deg=90.0):
 
     values: hinge angles oldest first (None where unknown); the last `width` are drawn.
     """
+    return Text("\n").join(trace_lines(width, height, values, target_deg, max_deg))
+
+
+def trace_lines(width, height, values, target_deg, max_deg=90.0):
+    """trace as a list of `height` one-line Texts (what the widget renders)."""
     width, height = max(4, width), max(1, height)
     vals = list(values)[-width:]
     vals = [None] * (width - len(vals)) + vals
     levels = height * 8
     target_row = height - 1 - int(min(levels - 1, target_deg / max_deg * levels) // 8)
+    # per column: its level in eighths of a row and its colour, once
+    cols = []
+    for v in vals:
+        if v is None:
+            cols.append((None, ""))
+        else:
+            n = int(round(min(max_deg, max(0.0, v)) / max_deg * levels))
+            cols.append((n, "#3fdc5a" if v >= target_deg else "#4aa8ff"))
     rows = []
     for r in range(height):
+        base = (height - 1 - r) * 8
+        on_target = r == target_row
         cells = []
-        for v in vals:
-            if v is None:
-                ch, style = " ", ""
+        for n, style in cols:
+            if n is None:
+                ch, st = " ", ""
             else:
-                n = int(round(min(max_deg, max(0.0, v)) / max_deg * levels))
-                cell = n - (height - 1 - r) * 8
-                ch = BLOCKS[max(0, min(8, cell))]
-                style = "#3fdc5a" if v >= target_deg else "#4aa8ff"
-            if ch == " " and r == target_row:
-                ch, style = "┄", BAND
-            cells.append((ch, style))
+                ch, st = BLOCKS[max(0, min(8, n - base))], style
+            if ch == " " and on_target:
+                ch, st = "┄", BAND
+            cells.append((ch, st))
         rows.append(_runs(cells))
-    return Text("\n").join(rows)
+    return rows

@@ -15,9 +15,12 @@ from ..errors import DowelError
 from .state import LinkStatus
 
 STATUS_EVERY_S = 0.5
-# The link hands over what it read every 5 ms (its default, 15 ms, suits recording): at
-# 100 Hz that is about one sample per batch, so a sample waits for the screen, not the batch.
-BATCH_INTERVAL_S = 0.005
+# The link hands over what it read right after each read (its default, 15 ms, suits
+# recording). Any interval above 0 costs a whole read timeout (8 ms) per sample: the reader
+# checks the interval only after its next read returns, and at 100 Hz that read waits for
+# the next frame 10 ms later. With 0 each read's frames go out at once, about one batch per
+# frame (a frame may straddle two batches: the Feed and the store take that).
+BATCH_INTERVAL_S = 0.0
 SIM_ACTIONS = ("good", "lumbar-flexion", "thoracic-rounding", "head-forward", "squat",
                "shallow", "rushed", "rest")
 

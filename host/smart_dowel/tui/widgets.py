@@ -4,10 +4,14 @@ the newest Snapshot (or LinkStatus) on its redraw timer; nothing here computes o
 
 from __future__ import annotations
 
+from collections import deque
+
 from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
+from textual.geometry import Region
 from textual.strip import Strip
 from textual.widget import Widget
 from textual.widgets import DataTable, Digits, Label, Static
@@ -45,48 +49,135 @@ def set_digits(digits, value):
         digits.update(value)
 
 
+_STYLES = {}
+
+
+def _style(base, *layers):
+    """base + each layer (a style string or Style), cached: the drawings reuse a few dozen."""
+    key = (base, layers)
+    style = _STYLES.get(key)
+    if style is None:
+        style = base
+        for layer in layers:
+            if layer:
+                style = style + (Style.parse(layer) if isinstance(layer, str) else layer)
+        if len(_STYLES) > 4096:
+            _STYLES.clear()
+        _STYLES[key] = style
+    return style
+
+
+def line_strip(line, base, width, console):
+    """One line of rich Text as a Strip of exactly `width` cells on the `base` style.
+
+    The drawings build their lines by appending runs (spans in order, never overlapping):
+    those are cut into Segments directly, far cheaper than rendering the Text; anything
+    else goes through rich.
+    """
+    plain = line.plain
+    own = line.style or None
+    segs = []
+    pos = 0
+    for span in line.spans:
+        if span.start < pos:  # overlapping spans: let rich resolve them
+            segs = Segment.apply_style(line.render(console), base)
+            return Strip(segs).adjust_cell_length(width, base)
+        if span.start > pos:
+            segs.append(Segment(plain[pos:span.start], _style(base, own)))
+        if span.end > span.start:
+            segs.append(Segment(plain[span.start:span.end], _style(base, own, span.style)))
+        pos = span.end
+    if pos < len(plain):
+        segs.append(Segment(plain[pos:], _style(base, own)))
+    return Strip(segs).adjust_cell_length(width, base)
+
+
 class Drawing(Widget):
-    """A widget drawn as rich Text, rendered line by line (Textual's line API) and cached
-    until what it shows or its size changes: cheap to redraw 30 times a second."""
+    """A widget drawn as lines of rich Text, rendered line by line (Textual's line API).
+
+    The lines are kept as Strips until what it shows, its size or its style changes; new data
+    repaints only the lines that changed (a partial refresh), so a redraw 30 times a second
+    costs the compositor only what actually moved on screen.
+    """
 
     def __init__(self, **kw):
         super().__init__(**kw)
         self._shown = None
-        self._strips = None
-        self._strips_for = None
+        self._lines = None  # the Strips of each line, for self._lines_size
+        self._lines_size = None
+        self._base_style = None
 
     def set_shown(self, shown):
-        """Show new data (any comparable value); repaints only if it changed."""
-        if shown != self._shown:
-            self._shown = shown
-            self._strips = None
+        """Show new data (any comparable value); repaints only the lines that changed."""
+        if shown == self._shown:
+            return
+        self._shown = shown
+        old = self._lines
+        size = self.content_size
+        if old is None or self._lines_size != (size.width, size.height):
+            self._lines = None
             self.refresh()
+            return
+        new = self._build(size.width, size.height)
+        self._lines = new
+        if len(new) != len(old):
+            self.refresh()
+            return
+        regions = []
+        y = 0
+        n = len(new)
+        while y < n:
+            if new[y] is old[y] or new[y] == old[y]:
+                y += 1
+                continue
+            y0 = y
+            while y < n and not (new[y] is old[y] or new[y] == old[y]):
+                y += 1
+            regions.append(Region(0, y0, size.width, y - y0))
+        if regions:
+            self.refresh(*regions)
 
-    def draw(self, width, height):  # pragma: no cover - interface
+    def draw_lines(self, width, height):  # pragma: no cover - interface
+        """The drawing as a list of one-line rich Texts (at most `height`)."""
         raise NotImplementedError
+
+    def render(self):
+        """The drawing as one rich Text (tests look at it; the screen uses render_line)."""
+        size = self.content_size
+        return Text("\n").join(self.draw_lines(size.width, size.height)[:size.height])
+
+    def _build(self, width, height):
+        base = self._base_style
+        if base is None:
+            base = self._base_style = self.rich_style
+        console = self.app.console
+        strips = []
+        prev = prev_strip = None
+        for line in self.draw_lines(width, height)[:height]:
+            if line is not prev:  # a repeated line (a bar's rows) is cut once
+                prev, prev_strip = line, line_strip(line, base, width, console)
+            strips.append(prev_strip)
+        blank = Strip.blank(width, base)
+        strips.extend(blank for _ in range(height - len(strips)))
+        return strips
 
     def render_line(self, y):
         size = self.content_size
         width, height = size.width, size.height
-        if self._strips is None or self._strips_for != (width, height):
+        if self._lines is None or self._lines_size != (width, height):
             # the style is read only here: what the widget shows (and so its CSS classes)
             # changed, or its size did
-            base = self._base_style = self.rich_style
-            text = self.draw(width, height)
-            console = self.app.console
-            strips = []
-            for line in text.split("\n", allow_blank=True)[:height]:
-                segs = Segment.apply_style(line.render(console), base)
-                strips.append(Strip(segs).adjust_cell_length(width, base))
-            self._strips = strips
-            self._strips_for = (width, height)
-        if y < len(self._strips):
-            return self._strips[y]
+            self._base_style = self.rich_style
+            self._lines = self._build(width, height)
+            self._lines_size = (width, height)
+        if y < len(self._lines):
+            return self._lines[y]
         return Strip.blank(width, self._base_style)
 
     def notify_style_update(self):
         super().notify_style_update()
-        self._strips = None
+        self._lines = None
+        self._base_style = None
 
 
 class ContactBar(Drawing):
@@ -106,10 +197,7 @@ class ContactBar(Drawing):
         self.set_class(not has_data, "-unknown")
         self.set_shown((self.known, self.on, self.pressure_n))
 
-    def render(self):
-        return self.draw(self.content_size.width, self.content_size.height)
-
-    def draw(self, w, h):
+    def draw_lines(self, w, h):
         h = max(1, h)
         lost = self.known and not self.on
         value = "%4.1f N" % self.pressure_n if self.known else "  -- N"
@@ -126,12 +214,13 @@ class ContactBar(Drawing):
         if bar_rows > 0:
             if lost:
                 word = "LOST"
+                left = (w - len(word)) // 2
+                hatch = Text("▚" * w, "#ff8080")
                 for r in range(bar_rows):
                     if r == bar_rows // 2:
-                        left = (w - len(word)) // 2
                         lines.append(Text(" " * left + word + " " * (w - left - len(word)), "bold"))
                     else:
-                        lines.append(Text("▚" * w, "#ff8080"))
+                        lines.append(hatch)
             else:
                 frac = min(1.0, max(0.0, self.pressure_n / BAR_FULL_SCALE_N[self.point]))
                 eighths = int(round(frac * w * 8))
@@ -139,23 +228,22 @@ class ContactBar(Drawing):
                 partials = " ▏▎▍▌▋▊▉"
                 row = "█" * full + (partials[part] if part and full < w else "")
                 style = "#3fdc5a" if self.known else "#444444"
-                for _ in range(bar_rows):
-                    t = Text(row, style)
-                    t.append("░" * max(0, w - len(row)), "#333a40")
-                    lines.append(t)
-        return Text("\n").join(lines[:h])
+                bar = Text(row, style)
+                bar.append("░" * max(0, w - len(row)), "#333a40")
+                lines.extend([bar] * bar_rows)
+        return lines[:h]
 
 
 class Contacts(Vertical):
     """The three contact bars, Head at the top as on the body."""
 
     def compose(self) -> ComposeResult:
-        for point in CONTACTS:
-            yield ContactBar(point)
+        self.bars = [ContactBar(point) for point in CONTACTS]
+        yield from self.bars
 
     def show(self, snap):
-        for point in CONTACTS:
-            self.query_one("#contact-" + point, ContactBar).show(snap.contact(point), snap.has_data)
+        for bar in self.bars:
+            bar.show(snap.contact(bar.point), snap.has_data)
 
 
 class SideView(Drawing):
@@ -171,9 +259,10 @@ class SideView(Drawing):
         self.has_data = snap.has_data
         self.set_shown((self.hinge_deg, self.lost, self.has_data))
 
-    def draw(self, width, height):
+    def draw_lines(self, width, height):
         on = {p: p not in self.lost for p in CONTACTS}
-        art = drawing.side_view(width, max(6, height - 1), self.hinge_deg, on, self.has_data)
+        art = drawing.side_view_lines(width, max(6, height - 1), self.hinge_deg, on,
+                                      self.has_data)
         caption = Text()
         if not self.has_data:
             caption.append("waiting for the dowel", "dim")
@@ -183,7 +272,7 @@ class SideView(Drawing):
         else:
             caption.append("3 contacts on", drawing.OK)
         caption.align("center", width)
-        return Text("\n").join([art, caption])
+        return art + [caption]
 
 
 class HingeGauge(Drawing):
@@ -192,9 +281,9 @@ class HingeGauge(Drawing):
     def show(self, hinge_deg, target_deg):
         self.set_shown((None if hinge_deg is None else round(hinge_deg), target_deg))
 
-    def draw(self, width, height):
+    def draw_lines(self, width, height):
         hinge_deg, target_deg = self._shown or (None, 45.0)
-        return drawing.gauge(width, hinge_deg, target_deg, TARGET_BAND_DEG)
+        return drawing.gauge_lines(width, hinge_deg, target_deg, TARGET_BAND_DEG)
 
 
 class HingeTrace(Drawing):
@@ -203,47 +292,56 @@ class HingeTrace(Drawing):
     def show(self, values, target_deg):
         self.set_shown((values, target_deg))
 
-    def draw(self, width, height):
+    def draw_lines(self, width, height):
         values, target_deg = self._shown or ((), 45.0)
-        return drawing.trace(width, height, values, target_deg)
+        return drawing.trace_lines(width, height, values, target_deg)
 
 
 class HingePanel(Vertical):
     """`Hinge`: big digits in degrees, the gauge, the trace."""
 
     def compose(self) -> ComposeResult:
+        self.digits = Digits("--", id="hinge-digits")
+        self.target = Label("", id="hinge-target")
+        self.gauge = HingeGauge(id="hinge-gauge")
+        self.trace = HingeTrace(id="hinge-trace")
         yield Label("Hinge", classes="panel-title")
-        yield Digits("--", id="hinge-digits")
-        yield Label("", id="hinge-target")
-        yield HingeGauge(id="hinge-gauge")
-        yield HingeTrace(id="hinge-trace")
+        yield self.digits
+        yield self.target
+        yield self.gauge
+        yield self.trace
 
     def show(self, snap):
         deg = snap.hinge_deg
-        digits = self.query_one("#hinge-digits", Digits)
-        set_digits(digits, "--" if deg is None else "%d" % round(deg))
+        digits = self.digits
+        # always two characters wide ("--", " 5", "45"): the digits never change width,
+        # so a new angle repaints them without a layout of the whole screen
+        set_digits(digits, "--" if deg is None else "%2d" % round(deg))
         lo, hi = snap.target_depth_deg, snap.target_depth_deg + TARGET_BAND_DEG
         in_band = deg is not None and lo <= deg <= hi
         digits.set_class(in_band, "-in-band")
         target = "target %d-%d°" % (lo, hi)
         if deg is None and snap.has_data:
             target = "press c: upright · " + target
-        set_text(self.query_one("#hinge-target", Label), target)
-        self.query_one(HingeGauge).show(deg, snap.target_depth_deg)
-        self.query_one(HingeTrace).show(snap.trace, snap.target_depth_deg)
+        set_text(self.target, target, layout=False)
+        self.gauge.show(deg, snap.target_depth_deg)
+        self.trace.show(snap.trace, snap.target_depth_deg)
 
 
 class RepPanel(Vertical):
     """`Reps`: the count in big digits, the set number and the target."""
 
     def compose(self) -> ComposeResult:
+        self.digits = Digits("0", id="reps-digits")
+        self.set_line = Label("", id="reps-set")
+        self.hint = Label("", id="reps-hint")
         yield Label("Reps", classes="panel-title")
-        yield Digits("0", id="reps-digits")
-        yield Label("", id="reps-set")
-        yield Label("", id="reps-hint")
+        yield self.digits
+        yield self.set_line
+        yield self.hint
 
     def show(self, snap):
-        digits = self.query_one("#reps-digits", Digits)
+        digits = self.digits
         set_digits(digits, str(snap.rep_count))
         if snap.group == "set":
             done = "" if snap.set_running else " done"
@@ -253,8 +351,8 @@ class RepPanel(Vertical):
             line = "Practice"
             hint = "s: start set %d" % (snap.set_number + 1)
         digits.set_class(snap.group == "set" and snap.rep_count >= snap.target_reps, "-complete")
-        set_text(self.query_one("#reps-set", Label), line)
-        set_text(self.query_one("#reps-hint", Label), hint)
+        set_text(self.set_line, line, layout=False)
+        set_text(self.hint, hint, layout=False)
 
 
 class FaultBanner(Static):
@@ -290,7 +388,13 @@ def banner_content(snap, status):
 
 
 class RepTable(DataTable):
-    """The reps of the set: depth, tempo (descent / ascent) and faults."""
+    """The reps of the set: depth, tempo (descent / ascent) and faults.
+
+    Holds the last MAX_ROWS reps (a set has at most 50; practice reps outside a set go on
+    without end, and every row a DataTable holds costs memory and caches).
+    """
+
+    MAX_ROWS = 50
 
     def on_mount(self):
         self.cursor_type = "none"
@@ -301,6 +405,7 @@ class RepTable(DataTable):
         self.add_column("Up s", key="up", width=6)
         self.add_column("Faults", key="faults", width=44)
         self._shown = None
+        self._row_keys = deque()
 
     def show(self, snap):
         key = (snap.group, snap.set_number, len(snap.rows))
@@ -308,17 +413,28 @@ class RepTable(DataTable):
             return
         if self._shown is None or self._shown[:2] != key[:2] or len(snap.rows) < self._shown[2]:
             self.clear()
+            self._row_keys.clear()
             start = 0
         else:
             start = self._shown[2]
+        start = max(start, len(snap.rows) - self.MAX_ROWS)
         for row in snap.rows[start:]:
             faults = Text(", ".join(FAULT_SHORT.get(f, f) for f in row.faults) or "good",
                           "bold #ff5050" if row.faults else "#3fdc5a")
-            self.add_row(str(row.number), "%.0f" % row.depth_deg, "%.1f" % row.descent_s,
-                         "%.1f" % row.ascent_s, faults)
+            self._row_keys.append(self.add_row(
+                str(row.number), "%.0f" % row.depth_deg, "%.1f" % row.descent_s,
+                "%.1f" % row.ascent_s, faults))
+        while len(self._row_keys) > self.MAX_ROWS:
+            self.remove_row(self._row_keys.popleft())
+        # A DataTable keys its render caches by an update count that every new row bumps:
+        # the old renders are never used again but stay until its LRU caches fill (10,000
+        # cells), megabytes over a long session. A rep is rare: drop them now.
+        clear_caches = getattr(self, "_clear_caches", None)
+        if clear_caches is not None:
+            clear_caches()
         self._shown = key
         if snap.rows:
-            self.move_cursor(row=len(snap.rows) - 1)
+            self.move_cursor(row=self.row_count - 1)
             self.scroll_end(animate=False)
 
 
