@@ -176,6 +176,23 @@ async def test_reconnecting_state_is_loud_and_clears_on_reconnect():
 
 
 @sync
+async def test_a_silent_cable_is_shown_as_no_data():
+    from dataclasses import replace
+
+    app = idle_app()
+    async with app.run_test(size=SIZE) as pilot:
+        stalled = replace(X.connected_status(), stalled=True, since_rx_s=2.4)
+        await show(app, pilot, X.connected_snapshot(), stalled)
+        text = screen_text(app)
+        assert "NO DATA for 2 s" in text
+        assert "check the cable" in text
+        assert app.query_one(FaultBanner).has_class("-link")
+
+        await show(app, pilot, status=X.connected_status())
+        assert "NO DATA" not in screen_text(app)
+
+
+@sync
 async def test_floods_of_snapshots_are_coalesced_and_the_newest_is_shown():
     app = idle_app()
     async with app.run_test(size=SIZE) as pilot:

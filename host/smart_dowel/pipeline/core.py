@@ -66,7 +66,7 @@ class Pipeline:
         self.calibration = calibration if calibration is not None else Calibration()
         self.converter = SampleConverter(self.calibration)
         self.reps = []
-        self.cancelled = []  # RepCancelled events, for diagnostics
+        self.cancelled = deque(maxlen=100)  # the latest RepCancelled events, for diagnostics
         self.state = LiveState(target_depth_deg=self.config.target_depth_deg)
         self._history = deque(maxlen=HISTORY_LEN)
         self._last_counts = deque(maxlen=64)  # recent raw FSR counts, for zero_contacts()

@@ -44,6 +44,11 @@ def rep_row(number, rep):
                   tuple(rep.fault_ids))
 
 
+# the screen's rep table shows the latest reps only: a set has at most 50, and practice reps
+# outside a set go on without end, so older rows are not kept
+ROWS_KEPT = 50
+
+
 class Feed:
     """Turns link batches into Snapshots and store writes; holds the set state.
 
@@ -71,7 +76,8 @@ class Feed:
         self._set_number = 0
         self._set_running = False
         self._group = "practice"
-        self._rows = []
+        self._rows = deque(maxlen=ROWS_KEPT)
+        self._group_reps = 0
         self._total_reps = 0
         self._last_rep_good = False
         self._trace = deque(maxlen=int(TRACE_S * TRACE_HZ))
@@ -109,7 +115,8 @@ class Feed:
             self._end_set_locked("stopped")
             old, self.writer = self.writer, None
             self.patient = name
-            self._rows = []
+            self._rows = deque(maxlen=ROWS_KEPT)
+            self._group_reps = 0
             self._group = "practice"
             self._set_number = 0
             self.pipeline.new_set()
@@ -190,8 +197,10 @@ class Feed:
             self.writer.add_rep(rep)
         if not self._set_running and self._group == "set":
             self._group = "practice"  # a rep after a finished set starts a practice group
-            self._rows = []
-        number = len(self._rows) + 1
+            self._rows = deque(maxlen=ROWS_KEPT)
+            self._group_reps = 0
+        self._group_reps += 1
+        number = self._group_reps
         self._rows.append(rep_row(number, rep))
         self._post(M.RepCounted(rep, number, self._set_number, self._set_running))
         if self._set_running and number >= self.target_reps:
@@ -228,7 +237,8 @@ class Feed:
                 self._set_number += 1
             self._set_running = True
             self._group = "set"
-            self._rows = []
+            self._rows = deque(maxlen=ROWS_KEPT)
+            self._group_reps = 0
             self.pipeline.new_set()
             n = self._set_number
         self.publish()
@@ -247,7 +257,7 @@ class Feed:
         self._set_running = False
         if self.writer is not None:
             self.writer.end_set()
-        self._post(M.SetFinished(self._set_number, len(self._rows), self.target_reps, reason))
+        self._post(M.SetFinished(self._set_number, self._group_reps, self.target_reps, reason))
         return True
 
     def calibrate_upright(self):

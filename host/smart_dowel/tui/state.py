@@ -125,6 +125,7 @@ class LinkStatus:
     imu_ok: bool | None = None  # None: not known yet
     reconnects: int = 0
     since_rx_s: float | None = None  # seconds since the last byte (while reconnecting)
+    stalled: bool = False  # connected and streaming, but no data for over 1.5 s
     message: str = ""  # the latest link sentence (why it dropped, ...)
     extra: dict = field(default_factory=dict)
 
@@ -149,5 +150,6 @@ class LinkStatus:
             imu_ok=imu_ok,
             reconnects=stats.reconnects,
             since_rx_s=stats.last_rx_age_s,
+            stalled=bool(getattr(stats, "stalled", False)),
             message=message or (stats.last_error or ""),
         )

@@ -370,6 +370,9 @@ def banner_content(snap, status):
     if status is not None and status.state == RECONNECTING:
         return "link", Text("RECONNECTING · plug the dowel back in: the set resumes by itself",
                             "bold")
+    if status is not None and status.state == CONNECTED and status.stalled:
+        return "link", Text("NO DATA · the dowel is connected but silent: check the cable",
+                            "bold")
     if status is not None and status.state == CONNECTING and not snap.has_data:
         where = status.port or "the dowel"
         return "idle", Text("Connecting to %s ..." % where)
@@ -464,7 +467,10 @@ def status_text(status: LinkStatus, snap: Snapshot):
     mark = {CONNECTED: "●", CONNECTING: "◌"}.get(status.state, "○")
     t.append("%s %s " % (mark, status.state), "bold")
     t.append(where)
-    t.append(" · %.0f Hz" % status.sample_rate_hz)
+    if status.stalled:
+        t.append(" · NO DATA for %.0f s" % (status.since_rx_s or 0), "bold #ff5050")
+    else:
+        t.append(" · %.0f Hz" % status.sample_rate_hz)
     t.append(" · lost %d" % status.lost_frames)
     if status.crc_errors:
         t.append(" · CRC %d" % status.crc_errors)
