@@ -10,17 +10,8 @@ import os
 import sys
 
 from .errors import DowelError
+from .sim.scenarios import SCENARIOS
 
-SCENARIOS = (
-    "good",
-    "lumbar-flexion",
-    "thoracic-rounding",
-    "head-forward",
-    "squat",
-    "shallow",
-    "rushed",
-    "mixed",
-)
 
 # command -> "module:function"; each function takes the parsed args and returns an exit code
 COMMANDS = {

@@ -12,7 +12,7 @@ try:  # on the host, the C implementation of the same COBS (PyPI `cobs`) is much
     from cobs.cobs import decode as _fast_cobs_decode
 except ImportError:  # MicroPython, or the package is absent: the pure implementation
     _fast_cobs_decode = None
-from .errors import CobsError, CrcError, FrameError, ProtocolError, UnknownTypeError
+from .errors import CobsError, CrcError, FrameError, UnknownTypeError
 from .messages import MAX_ENCODED, unpack_body
 
 

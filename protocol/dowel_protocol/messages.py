@@ -11,7 +11,7 @@ from .cobs import decode as cobs_decode
 from .cobs import encode_into as cobs_encode_into
 from .compat import const
 from .crc import crc16, crc16_table
-from .errors import CobsError, CrcError, FrameError, UnknownTypeError
+from .errors import CrcError, FrameError, UnknownTypeError
 
 PROTOCOL_MAJOR = const(1)
 PROTOCOL_MINOR = const(0)

@@ -151,7 +151,6 @@ class Pipeline:
     # --- internals ------------------------------------------------------------------------
 
     def _init_state(self):
-        cfg = self.config
         self._last_t = None
         self._v = None  # gravity estimate (unit, sensor frame, as the accelerometer reads it)
         self._bias = [x * DEG for x in self.calibration.gyro_bias_dps]  # rad/s

@@ -12,16 +12,8 @@ import threading
 
 import numpy as np
 
-SCENARIOS = (
-    "good",
-    "lumbar-flexion",
-    "thoracic-rounding",
-    "head-forward",
-    "squat",
-    "shallow",
-    "rushed",
-    "mixed",
-)
+from .scenarios import SCENARIOS
+
 FAULT_IDS = (
     "head_contact_lost",
     "midback_contact_lost",
@@ -307,7 +299,7 @@ class BodyModel:
         rng = np.random.default_rng([self.seed, 0])
         self._plan_rng = np.random.default_rng([self.seed, 1])
         self._stream_rng = np.random.default_rng([self.seed, 2])
-        self.person = p = _Person(rng)
+        self.person = _Person(rng)
         self._sway_th = _Sway(rng, 0.8 * DEG, 0.1, 0.5)
         self._sway_ph = _Sway(rng, 0.6 * DEG, 0.1, 0.6)
         self._sway_ps = _Sway(rng, 1.2 * DEG, 0.05, 0.4)

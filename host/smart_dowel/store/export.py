@@ -10,7 +10,6 @@ cue), the reconnect gaps; no samples. CSV: one row per sample in the column form
 import csv
 import io
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -93,20 +92,8 @@ def export_session(store, session_id, fmt, out_path=None, stdout=None):
     path = Path(out_path)
     if path.is_dir():
         path = path / paths.default_export_name(session_id, summary["patient"], fmt)
-    tmp = path.with_name(".%s.%d.tmp" % (path.name, os.getpid()))
-    done = False
-    try:
-        with paths.create_private_file(tmp) as f:
-            _write(store, session_id, fmt, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-        done = True
-    except OSError as e:
-        raise StoreError("cannot write %s (%s)" % (path, e.strerror or e)) from e
-    finally:
-        if not done and tmp.exists():
-            tmp.unlink()
+    with paths.private_file_atomically(path) as f:
+        _write(store, session_id, fmt, f)
     return path
 
 

@@ -4,6 +4,7 @@ Everything here is readable by the user only: the data directory is 0700 when we
 every file (database, exports, reports) is created 0600 before a byte is written to it.
 """
 
+import contextlib
 import os
 import re
 import unicodedata
@@ -72,14 +73,16 @@ def create_private_file(path):
     return os.fdopen(fd, "w", encoding="utf-8", newline="")
 
 
-def write_private_text(path, text):
-    """Write text to a new 0600 file via a temporary file, so a failure leaves no half file."""
+@contextlib.contextmanager
+def private_file_atomically(path):
+    """Open a text file to fill; it appears at `path` (0600) only once the block succeeds,
+    so a failure (a full disk) never leaves a half-written file."""
     path = Path(path)
     tmp = path.with_name(".%s.%d.tmp" % (path.name, os.getpid()))
     done = False
     try:
         with create_private_file(tmp) as f:
-            f.write(text)
+            yield f
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -89,6 +92,12 @@ def write_private_text(path, text):
     finally:
         if not done and tmp.exists():
             tmp.unlink()
+
+
+def write_private_text(path, text):
+    """Write text to a new 0600 file via a temporary file, so a failure leaves no half file."""
+    with private_file_atomically(path) as f:
+        f.write(text)
 
 
 def safe_name(text, max_len=40):
