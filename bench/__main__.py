@@ -30,11 +30,10 @@ def main(argv):
                "started": time.strftime("%Y-%m-%dT%H:%M:%S")}
     failed = []
     for name in names:
-        mod = importlib.import_module("bench.%s_bench" % name)
         t0 = time.perf_counter()
         print("== %s" % name, flush=True)
         try:
-            figures = mod.run()
+            figures = importlib.import_module("bench.%s_bench" % name).run()
         except Exception:
             traceback.print_exc()
             failed.append(name)

@@ -44,7 +44,7 @@ def measure_micropython(samples=20000):
         [".frozen", str(REPO / "protocol"), str(REPO / "device"), str(REPO / "tests" / "mp")]
     )
     proc = subprocess.run(
-        [_micropython(), str(REPO / "bench" / "mp_firmware_bench.py"), str(samples)],
+        [_micropython(), str(REPO / "bench" / "mp_firmware_loop.py"), str(samples)],
         capture_output=True, text=True, env=env, cwd=str(REPO), timeout=600,
     )
     if proc.returncode != 0:
