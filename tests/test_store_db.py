@@ -160,6 +160,8 @@ def test_a_restart_seen_before_the_gap_event_uses_the_receive_times(data_dir):
         gaps = store.session(s.id)["gaps"]
     assert t[100] == pytest.approx(0.99 + 7.0, abs=0.05)
     assert gaps[0]["start_s"] == pytest.approx(0.99) and gaps[0]["end_s"] == pytest.approx(t[100])
+    # a restarted dowel cannot say how many frames it lost: the record says so, not "0 lost"
+    assert "restarted" in gaps[0]["reason"] and "unknown" in gaps[0]["reason"]
 
 
 def test_sessions_are_listed_newest_first_with_counts(data_dir):

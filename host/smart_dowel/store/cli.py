@@ -94,8 +94,9 @@ def show_session(store, session_id, out):
     p("  reps      %d in %d set(s), %d with a fault" % (s["rep_count"], s["set_count"], s["faulty_reps"]))
     if s["gaps"]:
         for g in s["gaps"]:
-            p("  gap       %.1f s to %s s (%d frames lost) %s" % (
-                g["start_s"], fmt_num(g["end_s"]), g["lost_frames"], g["reason"]))
+            lost = "" if "restarted" in g["reason"] else "(%d frames lost) " % g["lost_frames"]
+            p("  gap       %.1f s to %s s %s%s" % (
+                g["start_s"], fmt_num(g["end_s"]), lost, g["reason"]))
     groups = [(st["number"], st) for st in s["sets"]]
     loose = [r for r in s["reps"] if r["set"] is None]
     if loose:

@@ -777,6 +777,8 @@ class SessionWriter:
             duration = max(0.0, float(gap.duration_s))
             lost_frames = gap.lost_frames if lost_frames is None else lost_frames
             reason = reason or gap.reason or ""
+            if getattr(gap, "device_restarted", False):
+                reason += " (the dowel restarted: how many frames were lost is unknown)"
             jump = self._clock.last_jump
             if start_s is None and jump is not None and abs((jump[1] - jump[0]) / 1e6 - duration) < 1.0 + duration * 0.2:
                 # the samples after the reconnect are already here: use where the jump is
