@@ -12,8 +12,8 @@ from array import array
 
 from dowel_protocol.cobs import decode as cobs_decode
 from dowel_protocol.cobs import encode_into as cobs_encode_into
-from dowel_protocol.crc import crc16, crc16_table
-from dowel_protocol.errors import CobsError
+from dowel_protocol.crc import crc16_table
+from dowel_protocol.errors import ProtocolError, UnknownTypeError, VersionError
 from dowel_protocol.messages import (
     ACK,
     CMD_GET_INFO,
@@ -42,12 +42,9 @@ from dowel_protocol.messages import (
     LEVEL_ERROR,
     LEVEL_INFO,
     LEVEL_WARNING,
-    MAX_BODY,
     MAX_ENCODED,
     MESSAGES,
     NACK,
-    PROTOCOL_MAJOR,
-    PROTOCOL_MINOR,
     PROTOCOL_VERSION,
     RATE_MAX_HZ,
     RATE_MIN_HZ,
@@ -427,34 +424,27 @@ class Firmware:
         raise KeyboardInterrupt
 
     def _handle_frame(self, enc):
+        """Decode one command frame with the shared protocol code and NACK what is wrong."""
         try:
-            body = cobs_decode(enc)
-        except CobsError:
-            self._nack(0, 0, ERR_BAD_FRAME)
+            msg = unpack_body(cobs_decode(enc))
+        except VersionError as e:
+            self._nack(e.msg_type, e.seq, ERR_BAD_VERSION)
             return
-        n = len(body)
-        if n < HEADER_LEN + CRC_LEN or n > MAX_BODY:
-            self._nack(0, 0, ERR_BAD_FRAME)
+        except UnknownTypeError as e:
+            self._nack(e.msg_type, e.seq, ERR_UNKNOWN_COMMAND)
             return
-        if crc16(body[: n - CRC_LEN]) != body[n - 2] | (body[n - 1] << 8):
-            self._nack(0, 0, ERR_BAD_FRAME)
+        except ProtocolError as e:
+            if e.seq is None:  # COBS, CRC or frame length: nothing in it can be trusted
+                self._nack(0, 0, ERR_BAD_FRAME)
+            elif e.msg_type < 0x80:
+                self._nack(e.msg_type, e.seq, ERR_UNKNOWN_COMMAND)
+            else:
+                self._nack(e.msg_type, e.seq, ERR_BAD_LENGTH)
             return
-        version, cmd_type, cmd_seq = struct.unpack_from(HEADER_FMT, body, 0)
-        if version >> 4 != PROTOCOL_MAJOR:
-            self._nack(cmd_type, cmd_seq, ERR_BAD_VERSION)
+        if msg.type < 0x80:  # a device->host type sent the wrong way
+            self._nack(msg.type, msg.seq, ERR_UNKNOWN_COMMAND)
             return
-        entry = MESSAGES.get(cmd_type)
-        if entry is None or cmd_type < 0x80:
-            # unknown, or a device->host type sent the wrong way
-            self._nack(cmd_type, cmd_seq, ERR_UNKNOWN_COMMAND)
-            return
-        plen = n - HEADER_LEN - CRC_LEN
-        size = struct.calcsize(entry[1])
-        # a newer minor version may append fields; from ours or an older one, extra is wrong
-        if plen < size or (plen > size and (version & 0x0F) <= PROTOCOL_MINOR):
-            self._nack(cmd_type, cmd_seq, ERR_BAD_LENGTH)
-            return
-        self._command(unpack_body(body))
+        self._command(msg)
 
     def _command(self, msg):
         t = msg.type

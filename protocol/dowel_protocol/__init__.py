@@ -4,7 +4,14 @@ COBS framing with a 0x00 delimiter, CRC-16/CCITT-FALSE, 16-bit sequence numbers.
 Imports only `struct` (and `micropython.const` where present).
 """
 
-from .errors import CobsError, CrcError, FrameError, ProtocolError, UnknownTypeError  # noqa: F401
+from .errors import (  # noqa: F401
+    CobsError,
+    CrcError,
+    FrameError,
+    ProtocolError,
+    UnknownTypeError,
+    VersionError,
+)
 from .messages import *  # noqa: F401,F403
 from .decoder import StreamDecoder  # noqa: F401
 

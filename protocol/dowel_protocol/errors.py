@@ -2,7 +2,16 @@
 
 
 class ProtocolError(ValueError):
-    """Base class: the bytes are not a valid protocol v1 frame or message."""
+    """Base class: the bytes are not a valid protocol v1 frame or message.
+
+    msg_type and seq are the frame's header fields when the header could be trusted (its CRC
+    passed), else None: a device uses them to NACK the very command that was wrong.
+    """
+
+    def __init__(self, message, msg_type=None, seq=None):
+        super().__init__(message)
+        self.msg_type = msg_type
+        self.seq = seq
 
 
 class CobsError(ProtocolError):
@@ -15,6 +24,10 @@ class CrcError(ProtocolError):
 
 class FrameError(ProtocolError):
     """Wrong length, wrong protocol major version, or a payload that does not fit its type."""
+
+
+class VersionError(FrameError):
+    """The frame's major protocol version is not one this implementation speaks."""
 
 
 class UnknownTypeError(ProtocolError):

@@ -11,7 +11,7 @@ from .cobs import decode as cobs_decode
 from .cobs import encode_into as cobs_encode_into
 from .compat import const
 from .crc import crc16, crc16_table
-from .errors import CrcError, FrameError, UnknownTypeError
+from .errors import CrcError, FrameError, UnknownTypeError, VersionError
 
 PROTOCOL_MAJOR = const(1)
 PROTOCOL_MINOR = const(0)
@@ -248,19 +248,19 @@ def unpack_body(body):
     msg_type = body[1]
     seq = body[2] | (body[3] << 8)
     if version >> 4 != PROTOCOL_MAJOR:
-        raise FrameError("protocol major version %d, expected %d" % (version >> 4, PROTOCOL_MAJOR))
+        raise VersionError("protocol major version %d, expected %d" % (version >> 4, PROTOCOL_MAJOR),
+                           msg_type, seq)
     layout = _LAYOUT.get(msg_type)
     if layout is None:
-        err = UnknownTypeError("unknown message type 0x%02x" % msg_type)
-        err.seq = seq
-        raise err
+        raise UnknownTypeError("unknown message type 0x%02x" % msg_type, msg_type, seq)
     name, size, fmt = layout
     plen = n - HEADER_LEN - CRC_LEN
     if plen < size or (plen > size and msg_type != TEXT and version <= PROTOCOL_VERSION):
         # extra bytes are only legal from a newer minor version, which may append fields
-        raise FrameError("%s payload is %d bytes, expected %d" % (name, plen, size))
+        raise FrameError("%s payload is %d bytes, expected %d" % (name, plen, size), msg_type, seq)
     if msg_type == TEXT and plen - size > MAX_TEXT:
-        raise FrameError("text payload is %d bytes, at most %d" % (plen, size + MAX_TEXT))
+        raise FrameError("text payload is %d bytes, at most %d" % (plen, size + MAX_TEXT),
+                         msg_type, seq)
     values = struct.unpack_from(fmt, body, HEADER_LEN)
     if msg_type == TEXT:
         values = (values[0], bytes(body[HEADER_LEN + size : n - 2]).decode("utf-8", "replace"))

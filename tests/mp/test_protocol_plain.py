@@ -283,3 +283,24 @@ def test_sample_writer_allocates_nothing():
         run(10000)
     finally:
         micropython.heap_unlock()
+
+
+def test_errors_name_the_command_when_the_header_can_be_trusted():
+    def caught(frame):
+        try:
+            p.unpack(frame)
+        except p.ProtocolError as e:
+            return e
+        raise AssertionError("accepted a bad frame")
+
+    short = p.pack_body(p.CMD_SET_RATE, 41, (100,))
+    e = caught(cobs.encode(_recrc(bytes(short[:-3]))))  # payload one byte short
+    assert isinstance(e, p.FrameError) and (e.msg_type, e.seq) == (p.CMD_SET_RATE, 41)
+    v2 = bytearray(p.pack_body(p.CMD_PING, 42)[:-2])
+    v2[0] = 0x20
+    e = caught(cobs.encode(_recrc(bytes(v2))))
+    assert isinstance(e, p.VersionError) and (e.msg_type, e.seq) == (p.CMD_PING, 42)
+    flipped = bytearray(p.pack_body(p.CMD_PING, 43))
+    flipped[4] ^= 1
+    e = caught(cobs.encode(bytes(flipped)))
+    assert isinstance(e, p.CrcError) and e.seq is None and e.msg_type is None
