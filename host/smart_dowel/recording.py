@@ -13,6 +13,7 @@ import os
 from dowel_protocol import INFO, StreamDecoder
 
 from .errors import InputFileError
+from .private import open_private
 from .pipeline.calibration import Calibration
 from .pipeline.samples import SampleConverter, Samples
 
@@ -46,14 +47,7 @@ class RecordingWriter:
         meta.setdefault("created", datetime.datetime.now(datetime.timezone.utc).isoformat())
         meta["format"] = FORMAT_VERSION
         header = json.dumps(meta, sort_keys=True)  # one line: json.dumps escapes newlines
-        # patient data: readable by the user only, from the moment the file exists
-        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            os.fchmod(fd, 0o600)  # an existing file keeps its old mode through O_TRUNC
-        except OSError:
-            os.close(fd)
-            raise
-        self._f = os.fdopen(fd, "wb")
+        self._f = open_private(self.path, binary=True)  # patient data: 0600 from the start
         self._f.write(MAGIC)
         self._f.write(header.encode("utf-8") + b"\n")
         self.bytes_written = 0

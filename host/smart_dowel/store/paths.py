@@ -11,11 +11,11 @@ import unicodedata
 from pathlib import Path
 
 from ..errors import StoreError
+from ..private import FILE_MODE, open_private  # noqa: F401  (FILE_MODE: paths.FILE_MODE in db.py)
 
 APP_NAME = "smart-dowel"
 DB_FILENAME = "sessions.sqlite3"
 ENV_DATA_DIR = "DOWEL_DATA_DIR"
-FILE_MODE = 0o600
 DIR_MODE = 0o700
 
 
@@ -55,22 +55,12 @@ def ensure_private_dir(directory):
 
 
 def create_private_file(path):
-    """Create (or truncate) a file readable by the user only and return it open for writing.
-
-    The mode is set at creation (os.open with 0600) and enforced with fchmod for a file that
-    already existed, so patient data is never briefly world-readable.
-    """
+    """Create (or truncate) a file readable by the user only and return it open for writing."""
     path = Path(path)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+        return open_private(path)
     except OSError as e:
         raise StoreError("cannot write %s (%s)" % (path, e.strerror or e)) from e
-    try:
-        os.fchmod(fd, FILE_MODE)
-    except OSError:
-        os.close(fd)
-        raise
-    return os.fdopen(fd, "w", encoding="utf-8", newline="")
 
 
 @contextlib.contextmanager
