@@ -54,7 +54,7 @@ def clean_frames(n_frames, seed=1):
         seq += 1
         i += 1
         if i % RATE_HZ == 0 and len(frames) < n_frames:
-            frames.append(P.pack(P.STATUS, seq, (i * 2, i, 0, 0, 0, 0, RATE_HZ, 3, 0)))
+            frames.append(P.pack(P.STATUS, seq, (i * 2, i, 0, 0, 0, 0, RATE_HZ, 3, 0, 1, 0, 0)))
             seq += 1
     return frames
 

@@ -79,7 +79,7 @@ def pymavlink_rate(n=N_FRAMES // 4, repeats=3):
 
 def run():
     frame_len = len(p.pack(p.SAMPLE, 0, (0,) * 11))
-    status_len = len(p.pack(p.STATUS, 0, (0,) * 9))
+    status_len = len(p.pack(p.STATUS, 0, (0,) * 12))
     ours = decode_rate()
     mav = pymavlink_rate()
     out = {

@@ -15,6 +15,20 @@ import dowel_protocol as p  # noqa: E402
 from dowel_protocol import cobs  # noqa: E402
 
 BOARD_ID = bytes.fromhex("e6614104032f5a2b")
+BOOT_ID = 0xC3A5_9E17  # above 2**30 on purpose: a big int on the RP2040, packed all the same
+
+# Frames of an older minor version that a host must still decode: (name, type, seq, header
+# version, values without the fields that minor lacks). The absent fields decode as None.
+COMPAT_VECTORS = [
+    ("info_v1_0", p.INFO, 7, 0x10,
+     (1, 0, 0, 0x10, BOARD_ID,
+      p.SENSOR_HEAD | p.SENSOR_MIDBACK | p.SENSOR_TAILBONE | p.SENSOR_IMU,
+      p.IMU_MPU6050, 100, 4, 1)),
+    ("status_v1_0", p.STATUS, 300, 0x10,
+     (61000, 6100, 2, 0, 1, 0, 100, p.STATUS_STREAMING | p.STATUS_IMU_PRESENT, 0)),
+    ("sample_v1_0", p.SAMPLE, 1, 0x10,
+     (1234567, 8000, 21000, 15000, 12, -5, 998, 15, -3, 120, 0)),
+]
 
 MESSAGE_VECTORS = [
     ("sample_typical", p.SAMPLE, 1,
@@ -27,9 +41,10 @@ MESSAGE_VECTORS = [
     ("info", p.INFO, 7,
      (1, 0, 0, p.PROTOCOL_VERSION, BOARD_ID,
       p.SENSOR_HEAD | p.SENSOR_MIDBACK | p.SENSOR_TAILBONE | p.SENSOR_IMU,
-      p.IMU_MPU6050, 100, 4, 1)),
+      p.IMU_MPU6050, 100, 4, 1, BOOT_ID)),
     ("status", p.STATUS, 300,
-     (61000, 6100, 2, 0, 1, 0, 100, p.STATUS_STREAMING | p.STATUS_IMU_PRESENT, 0)),
+     (61000, 6100, 2, 0, 1, 0, 100, p.STATUS_STREAMING | p.STATUS_IMU_PRESENT, 0,
+      BOOT_ID, 1840, 2650)),
     ("ack_set_rate", p.ACK, 8, (p.CMD_SET_RATE, 3)),
     ("nack_out_of_range", p.NACK, 9, (p.CMD_SET_RATE, 4, p.ERR_OUT_OF_RANGE)),
     ("nack_bad_frame", p.NACK, 10, (0, 0, p.ERR_BAD_FRAME)),
@@ -77,13 +92,29 @@ def build():
             "fields": {n: jsonable(v) for n, v in zip(names, values)},
             "frame_hex": p.pack(t, seq, values).hex(),
         })
+    compat = []
+    for name, t, seq, version, values in COMPAT_VECTORS:
+        names = p.MESSAGES[t][2]
+        full = tuple(values) + (None,) * (len(names) - len(values))
+        compat.append({
+            "name": name,
+            "type": t,
+            "type_name": p.MESSAGES[t][0],
+            "seq": seq,
+            "version": version,
+            "fields": {n: jsonable(v) for n, v in zip(names, full)},
+            "frame_hex": p.pack(t, seq, values, version).hex(),
+        })
     doc = {
-        "protocol": "smart-dowel wire protocol v1.0",
+        "protocol": "smart-dowel wire protocol v%d.%d" % (p.PROTOCOL_MAJOR, p.PROTOCOL_MINOR),
         "crc": p.crc.CRC_NAME,
         "crc_check": {"input_ascii": "123456789", "value": "0x29B1"},
         "notes": "fields of type 8s are hex strings; frame_hex is the complete on-wire "
                  "frame, COBS-encoded body plus the trailing 00 delimiter",
         "vectors": vectors,
+        "compat_notes": "frames of an older minor version (header version byte given); "
+                        "fields that minor lacks are null and must decode as absent",
+        "compat_vectors": compat,
         "cobs_vectors": [
             {"name": n, "decoded_hex": d.hex(), "encoded_hex": cobs.encode(d).hex()}
             for n, d in COBS_VECTORS

@@ -28,7 +28,7 @@ def sample_fields(k, t_us):
 
 class FakeDowel:
     def __init__(self, rate_hz=100, seq=0, sample_index=0, t_us=0, streaming=False,
-                 board_id=BOARD_ID, fw=(1, 2, 3), silent=False):
+                 board_id=BOARD_ID, fw=(1, 2, 3), silent=False, boot_id=0xB007_1D01):
         self.master, self.slave = os.openpty()
         tty.setraw(self.slave)
         os.set_blocking(self.master, False)
@@ -39,6 +39,7 @@ class FakeDowel:
         self.t_us = t_us
         self.streaming = streaming
         self.board_id = board_id
+        self.boot_id = boot_id  # protocol 1.1: INFO and STATUS carry it
         self.fw = fw
         self.silent = silent  # reads commands, answers nothing
         self.paused = False  # streaming, but no sample leaves (a stalled line); see pause()
@@ -103,7 +104,7 @@ class FakeDowel:
     def _info_values(self):
         return (
             self.fw[0], self.fw[1], self.fw[2], P.PROTOCOL_VERSION, self.board_id,
-            0x0F, P.IMU_SIMULATED, self.rate_hz, 4, 1 if self.streaming else 0,
+            0x0F, P.IMU_SIMULATED, self.rate_hz, 4, 1 if self.streaming else 0, self.boot_id,
         )
 
     def _answer(self, cmd):
@@ -118,7 +119,8 @@ class FakeDowel:
             self._send(P.INFO, self._info_values())
         elif cmd.type == P.CMD_GET_STATUS:
             self._send(P.STATUS, (12345, self.k, 2, 1, 3, 0, self.rate_hz,
-                                  (1 if self.streaming else 0) | P.STATUS_IMU_PRESENT, 0))
+                                  (1 if self.streaming else 0) | P.STATUS_IMU_PRESENT, 0,
+                                  self.boot_id, 900, 1500))
         elif cmd.type == P.CMD_START:
             self.streaming = True
             self._next_sample = time.monotonic()

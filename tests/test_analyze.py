@@ -40,7 +40,7 @@ def good_body():
 
 def write_recording(path, data, junk=False, meta=None):
     frames = wire_frames(data, t0_us=T_US_MODULUS - 4_000_000)  # the clock wraps 4 s in
-    info = pack(INFO, 0, (1, 0, 0, 0x10, b"pico-sim", 0x0F, 3, 100, 4, 1))
+    info = pack(INFO, 0, (1, 0, 0, 0x11, b"pico-sim", 0x0F, 3, 100, 4, 1, 0x5EED))
     with RecordingWriter(path, meta or {"port": "/dev/ttyACM0"}) as rec:
         rec.write(info)
         for k in range(0, len(frames), 10):

@@ -10,12 +10,15 @@ nothing while no bytes are waiting.
 import struct
 from array import array
 
+from os import urandom  # rp2: bits from the ring oscillator; also on CPython and the unix port
+
 from dowel_protocol.cobs import decode as cobs_decode
 from dowel_protocol.cobs import encode_into as cobs_encode_into
 from dowel_protocol.crc import crc16_table
 from dowel_protocol.errors import ProtocolError, UnknownTypeError, VersionError
 from dowel_protocol.messages import (
     ACK,
+    APPENDED,
     CMD_GET_INFO,
     CMD_GET_STATUS,
     CMD_PING,
@@ -95,30 +98,46 @@ _CTRL_C = const(0x03)
 # STATUS counters wrap at 2**30: on the RP2040 a MicroPython small int holds 31 bits, and
 # anything wider (even the constant 0xFFFFFFFF) is a heap-allocated big int.
 _SMALL_MASK = const(0x3FFFFFFF)
+# Busy sums are clamped here (about 100 s), far inside the small-int range.
+_BUSY_CAP_US = const(100000000)
 
-_STATUS_FMT = MESSAGES[STATUS][1]
-_STATUS_BODY_LEN = HEADER_LEN + struct.calcsize(_STATUS_FMT) + CRC_LEN
+# STATUS is packed in three parts: the counters (the 1.0 layout), the boot id (4 bytes written
+# once: as an int it would be a big int on the board), then the busy times.
+_STATUS_COUNTERS_FMT = APPENDED[STATUS][1]
+_STATUS_BOOT_ID_AT = HEADER_LEN + struct.calcsize(_STATUS_COUNTERS_FMT)
+_STATUS_BUSY_FMT = "<II"
+_STATUS_BUSY_AT = _STATUS_BOOT_ID_AT + 4
+_STATUS_BODY_LEN = HEADER_LEN + struct.calcsize(MESSAGES[STATUS][1]) + CRC_LEN
 _STATUS_FRAME_LEN = _STATUS_BODY_LEN + 2  # COBS adds one byte below 254, plus the delimiter
+assert _STATUS_BUSY_AT + struct.calcsize(_STATUS_BUSY_FMT) == _STATUS_BODY_LEN - CRC_LEN
+
+
+def _draw_boot_id():
+    """4 random bytes drawn at power-up: the host tells a restart from a lost stretch by them."""
+    return bytes(urandom(4))
 
 
 class _StatusWriter:
     """Packs STATUS frames into buffers made once (STATUS goes out every second while
     streaming, so it must not allocate either)."""
 
-    def __init__(self):
+    def __init__(self, boot_id):
         self.body = bytearray(_STATUS_BODY_LEN)
         self.frame = bytearray(_STATUS_FRAME_LEN)
+        self.body[_STATUS_BOOT_ID_AT : _STATUS_BOOT_ID_AT + 4] = boot_id
 
     def pack(self, seq, uptime_ms, samples, overruns, drops, imu_errors, loop_errors,
-             rate_hz, flags, last_error):
+             rate_hz, flags, last_error, busy_mean_us, busy_max_us):
         body = self.body
         struct.pack_into(HEADER_FMT, body, 0, PROTOCOL_VERSION, STATUS, seq & 0xFFFF)
         struct.pack_into(
-            _STATUS_FMT, body, HEADER_LEN,
+            _STATUS_COUNTERS_FMT, body, HEADER_LEN,
             uptime_ms & _SMALL_MASK, samples & _SMALL_MASK, overruns & _SMALL_MASK,
             drops & _SMALL_MASK, imu_errors & _SMALL_MASK, loop_errors & _SMALL_MASK,
             rate_hz, flags, last_error,
         )
+        struct.pack_into(_STATUS_BUSY_FMT, body, _STATUS_BUSY_AT,
+                         busy_mean_us & _SMALL_MASK, busy_max_us & _SMALL_MASK)
         c = crc16_table(body, _STATUS_BODY_LEN - CRC_LEN)
         body[_STATUS_BODY_LEN - 2] = c & 0xFF
         body[_STATUS_BODY_LEN - 1] = c >> 8
@@ -135,10 +154,14 @@ class Firmware:
     because the loop was late), drops (frames the USB link refused; they still use a sequence
     number, so the host counts them lost), imu_errors (failed IMU reads and failed re-probes of
     an IMU that had been present), loop_errors (exceptions caught by poll()).
+
+    boot_id: 4 random bytes drawn when the firmware starts (little-endian u32 in INFO and
+    STATUS). busy_mean_us / busy_max_us: the time the loop spent working (not sleeping) per
+    sample slot, mean and maximum over the last STATUS period.
     """
 
     def __init__(self, board, rate_hz=DEFAULT_RATE_HZ, oversample=DEFAULT_OVERSAMPLE,
-                 autostart=False):
+                 autostart=False, boot_id=None):
         if not RATE_MIN_HZ <= rate_hz <= RATE_MAX_HZ:
             raise ValueError("rate_hz must be %d..%d" % (RATE_MIN_HZ, RATE_MAX_HZ))
         if not 1 <= oversample <= 64:
@@ -156,10 +179,19 @@ class Firmware:
         self.last_error = 0
         self.last_exception = None
         self.watchdog_started = False
+        self.boot_id = bytes(boot_id) if boot_id is not None else _draw_boot_id()
+        if len(self.boot_id) != 4:
+            raise ValueError("boot_id must be 4 bytes")
+        self.busy_mean_us = 0
+        self.busy_max_us = 0
+        self._slot_busy_us = 0  # work so far in the current slot (polls before the sample)
+        self._busy_sum_us = 0  # over the current STATUS period
+        self._busy_slots = 0
+        self._busy_peak_us = 0
 
         self._period_us = 1000000 // rate_hz
         self._writer = SampleWriter()
-        self._status = _StatusWriter()
+        self._status = _StatusWriter(self.boot_id)
         self._imu = array("h", (0, 0, 0, 0, 0, 0))
         self._flags_once = 0  # FLAG_RESYNC for the first sample after start or a rate change
 
@@ -211,6 +243,7 @@ class Firmware:
 
     def _poll(self):
         b = self.board
+        t0 = b.ticks_us()
         if self.watchdog_started:
             b.watchdog_feed()
         n = b.read_into(self._rx)
@@ -223,19 +256,45 @@ class Firmware:
             return
         wait = b.ticks_diff(self._next_us, now)
         if wait > 0:
+            # the work before a sleep belongs to the slot being waited for
+            self._slot_busy_us += b.ticks_diff(now, t0)
             if wait > MAX_SLEEP_US:
                 b.sleep_us(MAX_SLEEP_US)
                 return
             b.sleep_us(wait)
             now = b.ticks_us()
+            t0 = now
         self._sample(now)
         if b.ticks_diff(now, self._status_due) >= 0:
             self._status_due = b.ticks_add(self._status_due, STATUS_PERIOD_MS * 1000)
             if b.ticks_diff(now, self._status_due) >= 0:
                 self._status_due = b.ticks_add(now, STATUS_PERIOD_MS * 1000)
+            self._close_busy_period()
             self._send_status()
         if self._imu_state != _IMU_OK and b.ticks_diff(now, self._imu_retry_due) >= 0:
             self._retry_imu(now)
+        self._close_slot(b.ticks_diff(b.ticks_us(), t0))
+
+    def _close_slot(self, busy_us):
+        busy = self._slot_busy_us + busy_us
+        self._slot_busy_us = 0
+        if busy > _BUSY_CAP_US:  # a stall of minutes: keep the sums small ints
+            busy = _BUSY_CAP_US
+        self._busy_sum_us += busy
+        if self._busy_sum_us > _BUSY_CAP_US:
+            self._busy_sum_us = _BUSY_CAP_US
+        self._busy_slots += 1
+        if busy > self._busy_peak_us:
+            self._busy_peak_us = busy
+
+    def _close_busy_period(self):
+        """The busy figures STATUS reports: those of the STATUS period just ended."""
+        n = self._busy_slots
+        self.busy_mean_us = self._busy_sum_us // n if n else 0
+        self.busy_max_us = self._busy_peak_us
+        self._busy_sum_us = 0
+        self._busy_slots = 0
+        self._busy_peak_us = 0
 
     def _sample(self, now):
         b = self.board
@@ -353,6 +412,7 @@ class Firmware:
         frame = self._status.pack(
             self.seq, self._up_ms, self.samples, self.overruns, self.drops, self.imu_errors,
             self.loop_errors, self.rate_hz, self._status_flags(), self.last_error,
+            self.busy_mean_us, self.busy_max_us,
         )
         self._send(frame)
 
@@ -363,6 +423,7 @@ class Firmware:
         self._send_message(INFO, (
             FW_MAJOR, FW_MINOR, FW_PATCH, PROTOCOL_VERSION, bytes(self.board.board_id),
             sensors, self._imu_type, self.rate_hz, self.oversample, 1 if self.streaming else 0,
+            struct.unpack("<I", self.boot_id)[0],
         ))
 
     def _ack(self, cmd_type, cmd_seq):
@@ -491,6 +552,7 @@ class Firmware:
         self._next_us = now
         self._status_due = b.ticks_add(now, STATUS_PERIOD_MS * 1000)
         self._flags_once = FLAG_RESYNC
+        self._restart_busy_period()
         if self._imu_state != _IMU_OK:
             self._imu_retry_due = now  # look for the IMU right away
         b.set_streaming(True)
@@ -506,8 +568,19 @@ class Firmware:
         self.rate_hz = rate
         self._period_us = 1000000 // rate
         if self.streaming:
-            self._next_us = self.board.ticks_us()
+            b = self.board
+            now = b.ticks_us()
+            self._next_us = now
             self._flags_once = FLAG_RESYNC
+            # the next STATUS reports a whole period at the new rate
+            self._status_due = b.ticks_add(now, STATUS_PERIOD_MS * 1000)
+            self._restart_busy_period()
+
+    def _restart_busy_period(self):
+        self._slot_busy_us = 0
+        self._busy_sum_us = 0
+        self._busy_slots = 0
+        self._busy_peak_us = 0
 
 
 def _describe(e):

@@ -15,4 +15,4 @@ from .errors import (  # noqa: F401
 from .messages import *  # noqa: F401,F403
 from .decoder import StreamDecoder  # noqa: F401
 
-__version__ = "1.0"
+__version__ = "1.1"

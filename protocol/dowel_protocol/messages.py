@@ -1,4 +1,4 @@
-"""Protocol v1: the one table of message types, their layouts, and frame packing/unpacking.
+"""Protocol v1.1: the one table of message types, their layouts, and frame packing/unpacking.
 
 A frame on the wire is COBS(body) followed by one 0x00. The body is
 header (version, type, seq) + payload + CRC-16/CCITT-FALSE of everything before it.
@@ -14,8 +14,8 @@ from .crc import crc16, crc16_table
 from .errors import CrcError, FrameError, UnknownTypeError, VersionError
 
 PROTOCOL_MAJOR = const(1)
-PROTOCOL_MINOR = const(0)
-PROTOCOL_VERSION = const(0x10)  # high nibble major, low nibble minor
+PROTOCOL_MINOR = const(1)
+PROTOCOL_VERSION = const(0x11)  # high nibble major, low nibble minor
 
 HEADER_FMT = "<BBH"  # version, type, seq
 HEADER_LEN = const(4)
@@ -54,18 +54,20 @@ MESSAGES = {
     ),
     INFO: (
         "info",
-        "<BBBB8sBBHBB",
+        "<BBBB8sBBHBBI",
         (
             "fw_major", "fw_minor", "fw_patch", "protocol", "board_id",
             "sensors", "imu_type", "rate_hz", "oversample", "streaming",
+            "boot_id",
         ),
     ),
     STATUS: (
         "status",
-        "<IIIIIIHBB",
+        "<IIIIIIHBBIII",
         (
             "uptime_ms", "samples", "overruns", "drops", "imu_errors",
             "loop_errors", "rate_hz", "flags", "last_error",
+            "boot_id", "busy_mean_us", "busy_max_us",
         ),
     ),
     ACK: ("ack", "<BH", ("cmd_type", "cmd_seq")),
@@ -78,6 +80,14 @@ MESSAGES = {
     CMD_SET_RATE: ("set_rate", "<H", ("rate_hz",)),
     CMD_GET_STATUS: ("get_status", "<", ()),
     CMD_RESET: ("reset", "<", ()),
+}
+
+# Fields appended by a minor version: type -> (the minor that appended them, the payload format
+# before it). A frame whose header carries an older minor has the older, shorter payload; the
+# fields it lacks decode as None.
+APPENDED = {
+    INFO: (1, "<BBBB8sBBHBB"),  # 1.1: boot_id
+    STATUS: (1, "<IIIIIIHBB"),  # 1.1: boot_id, busy_mean_us, busy_max_us
 }
 
 # Sample flags
@@ -192,12 +202,24 @@ class Message:
         return "Message(%s, seq=%d, %r)" % (self.name, self.seq, self.values)
 
 
-def pack_body(msg_type, seq, values=()):
-    """The frame body (header, payload, CRC) for a message; raises FrameError if it cannot."""
+def _format_for(msg_type, fmt, version):
+    """The payload format a frame of this version carries (older minors: fewer fields)."""
+    older = APPENDED.get(msg_type)
+    if older is not None and (version & 0x0F) < older[0]:
+        return older[1]
+    return fmt
+
+
+def pack_body(msg_type, seq, values=(), version=PROTOCOL_VERSION):
+    """The frame body (header, payload, CRC) for a message; raises FrameError if it cannot.
+
+    version: the header's protocol version; an older minor packs that minor's layout (for
+    tests and tools that play an older device), its values without the appended fields.
+    """
     entry = MESSAGES.get(msg_type)
     if entry is None:
         raise UnknownTypeError("unknown message type 0x%02x" % msg_type)
-    fmt = entry[1]
+    fmt = _format_for(msg_type, entry[1], version)
     if msg_type == TEXT:
         level, text = values
         if isinstance(text, str):
@@ -210,14 +232,14 @@ def pack_body(msg_type, seq, values=()):
             payload = struct.pack(fmt, *values)
         except (struct.error, TypeError, OverflowError, ValueError) as e:
             raise FrameError("cannot pack %s: %s" % (entry[0], e))
-    body = struct.pack(HEADER_FMT, PROTOCOL_VERSION, msg_type, seq & 0xFFFF) + payload
+    body = struct.pack(HEADER_FMT, version, msg_type, seq & 0xFFFF) + payload
     c = crc16(body)
     return body + bytes((c & 0xFF, c >> 8))
 
 
-def pack(msg_type, seq, values=()):
+def pack(msg_type, seq, values=(), version=PROTOCOL_VERSION):
     """The complete on-wire frame for a message, 0x00 delimiter included."""
-    body = pack_body(msg_type, seq, values)
+    body = pack_body(msg_type, seq, values, version)
     out = bytearray(len(body) + len(body) // 254 + 2)
     n = cobs_encode_into(body, len(body), out)
     out[n] = 0
@@ -232,7 +254,18 @@ def _layouts():
     return out
 
 
+def _older_layouts():
+    out = {}
+    for t in APPENDED:
+        since, fmt = APPENDED[t]
+        n_old = len(struct.unpack(fmt, bytes(struct.calcsize(fmt))))
+        missing = (None,) * (len(MESSAGES[t][2]) - n_old)
+        out[t] = (since, struct.calcsize(fmt), fmt, missing)
+    return out
+
+
 _LAYOUT = _layouts()  # type -> (name, payload size, struct format)
+_OLDER = _older_layouts()  # type -> (minor appending fields, older size, older format, Nones)
 
 
 def unpack_body(body):
@@ -254,6 +287,13 @@ def unpack_body(body):
     if layout is None:
         raise UnknownTypeError("unknown message type 0x%02x" % msg_type, msg_type, seq)
     name, size, fmt = layout
+    missing = ()
+    older = _OLDER.get(msg_type)
+    if older is not None and (version & 0x0F) < older[0]:
+        # an older minor's shorter payload: the appended fields are absent (None)
+        size = older[1]
+        fmt = older[2]
+        missing = older[3]
     plen = n - HEADER_LEN - CRC_LEN
     if plen < size or (plen > size and msg_type != TEXT and version <= PROTOCOL_VERSION):
         # extra bytes are only legal from a newer minor version, which may append fields
@@ -262,6 +302,8 @@ def unpack_body(body):
         raise FrameError("text payload is %d bytes, at most %d" % (plen, size + MAX_TEXT),
                          msg_type, seq)
     values = struct.unpack_from(fmt, body, HEADER_LEN)
+    if missing:
+        values = values + missing
     if msg_type == TEXT:
         values = (values[0], bytes(body[HEADER_LEN + size : n - 2]).decode("utf-8", "replace"))
     # A newer minor version may append fields: the known prefix is read, the rest ignored.

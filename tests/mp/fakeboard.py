@@ -39,6 +39,7 @@ class FakeBoard:
         self.refuse = 0  # refuse this many writes (host not reading); -1: refuse all
         self.refused = 0
         self.inbox = bytearray()
+        self.read_cost_us = 0  # virtual time each read_into takes
         # the rest
         self.led_on = False
         self.streaming_calls = []
@@ -115,6 +116,8 @@ class FakeBoard:
         return True
 
     def read_into(self, buf):
+        if self.read_cost_us:
+            self.advance(self.read_cost_us)
         if not len(self.inbox):
             return 0
         n = min(len(buf), len(self.inbox))

@@ -230,9 +230,10 @@ def test_unknown_and_device_to_host_types_are_nacked_unknown_command():
     fw = Firmware(board)
     unknown = struct.pack("<BBH", PROTOCOL_VERSION, 0x9F, 21)
     board.host_send(raw_frame(unknown))
-    board.host_send(pack(STATUS, 22, (0, 0, 0, 0, 0, 0, 100, 0, 0)))
+    board.host_send(pack(STATUS, 22, (0, 0, 0, 0, 0, 0, 100, 0, 0, 0, 0, 0)))
     board.host_send(pack(ACK, 23, (CMD_PING, 1)))
     fw.poll()
+    fw.poll()  # a 1.1 STATUS is long: the three frames take two reads
     msgs = decode(board)
     assert [m.values for m in msgs] == [
         (0x9F, 21, ERR_UNKNOWN_COMMAND),
@@ -423,6 +424,55 @@ def test_status_once_a_second_while_streaming_with_counters():
     assert 2990 <= st["uptime_ms"] <= 3010
     samples_before = [m for m in of_type(msgs, SAMPLE) if m.seq < status[0].seq]
     assert len(samples_before) == 101  # samples at 0, 10, ..., 1000 ms
+
+
+def test_boot_id_is_drawn_at_power_up_and_sent_in_info_and_status():
+    board = FakeBoard()
+    fw = Firmware(board)
+    other = Firmware(FakeBoard())
+    assert len(fw.boot_id) == 4 and fw.boot_id != other.boot_id  # 1 in 2**32 to collide
+    expected = struct.unpack("<I", fw.boot_id)[0]
+    info = command(board, fw, CMD_GET_INFO, 1)[0]
+    assert info.version == PROTOCOL_VERSION == 0x11
+    assert info.boot_id == expected
+    st = command(board, fw, CMD_GET_STATUS, 2)[0]
+    assert st.boot_id == expected
+    fixed = Firmware(FakeBoard(), boot_id=b"\xff\xff\xff\xfe")  # above 2**30
+    assert command(fixed.board, fixed, CMD_GET_STATUS, 3)[0].boot_id == 0xFEFFFFFF
+
+
+def test_status_reports_the_busy_time_per_slot_over_the_last_second():
+    board = FakeBoard(start_us=0)
+    board.adc_cost_us = 50  # 3 FSRs x 4 reads: 600 us of work per sample
+    board, fw, msgs = started(board)
+    run_samples(fw, 150)
+    board.stall_us = 4000  # one slot takes 4.6 ms
+    run_samples(fw, 150)
+    status = of_type(msgs + decode(board), STATUS)
+    assert len(status) == 3  # at 1, 2 and 3 s
+    first, second = status[0].fields(), status[1].fields()
+    assert first["busy_mean_us"] == 600 and first["busy_max_us"] == 600
+    assert second["busy_max_us"] == 4600
+    assert 600 < second["busy_mean_us"] < 700  # one slow slot in about a hundred
+    assert second["overruns"] == 0  # 4.6 ms still fits a 10 ms slot
+
+
+def test_busy_time_counts_the_work_of_every_poll_in_the_slot():
+    # at 10 Hz the loop wakes every 5 ms to read the host: those reads belong to the slot
+    board = FakeBoard(start_us=0)
+    board.adc_cost_us = 100
+    board.read_cost_us = 10
+    board, fw, msgs = started(board, rate_hz=10)
+    polls = 0
+    while fw.samples < 25:
+        fw.poll()
+        polls += 1
+    assert polls > 400  # about 20 polls per slot
+    st = of_type(msgs + decode(board), STATUS)[-1].fields()
+    assert st["rate_hz"] == 10
+    # 1200 us of ADC reads plus 10 us per poll, about 20 polls a slot
+    assert 1300 <= st["busy_mean_us"] <= 1450, st
+    assert st["busy_max_us"] <= 1450, st
 
 
 def test_no_status_while_idle():

@@ -195,6 +195,54 @@ def test_newer_minor_version_with_extra_fields_is_accepted():
     assert msg.values == (p.CMD_START, 4)
 
 
+def _compat_values(vec):
+    out = []
+    for n in p.MESSAGES[vec["type"]][2]:
+        v = vec["fields"][n]
+        if n == "board_id":
+            v = bytes.fromhex(v)
+        out.append(v)
+    return tuple(out)
+
+
+def test_protocol_1_0_frames_still_decode_with_the_new_fields_absent():
+    vecs = _vectors()["compat_vectors"]
+    assert set(v["name"] for v in vecs) >= set(("info_v1_0", "status_v1_0"))
+    for vec in vecs:
+        frame = bytes.fromhex(vec["frame_hex"])
+        assert frame[1] == vec["version"] == 0x10, vec["name"]  # the header's version byte
+        msg = p.unpack(frame)
+        assert msg.version == 0x10 and msg.type == vec["type"], vec["name"]
+        assert msg.values == _compat_values(vec), vec["name"]
+    info = p.unpack(bytes.fromhex(vecs[0]["frame_hex"]))
+    assert info.boot_id is None and info.fields()["boot_id"] is None
+    assert info.rate_hz == 100
+    status = p.unpack(bytes.fromhex(vecs[1]["frame_hex"]))
+    assert (status.boot_id, status.busy_mean_us, status.busy_max_us) == (None, None, None)
+    assert status.samples == 6100
+
+
+def test_protocol_1_1_layout():
+    assert p.PROTOCOL_VERSION == 0x11 and p.PROTOCOL_MINOR == 1
+    assert p.MESSAGES[p.INFO][1] == "<BBBB8sBBHBBI"
+    assert p.MESSAGES[p.STATUS][1] == "<IIIIIIHBBIII"
+    assert p.MESSAGES[p.INFO][2][-1] == "boot_id"
+    assert p.MESSAGES[p.STATUS][2][-3:] == ("boot_id", "busy_mean_us", "busy_max_us")
+    st = p.unpack(p.pack(p.STATUS, 5, (1, 2, 3, 4, 5, 6, 200, 1, 0, 0xFFFFFFFE, 700, 4100)))
+    assert st.version == 0x11
+    assert (st.boot_id, st.busy_mean_us, st.busy_max_us) == (0xFFFFFFFE, 700, 4100)
+
+
+def test_a_payload_that_does_not_match_its_header_version_is_rejected():
+    # a 1.0 header with the 1.1 length, and a 1.1 header with the 1.0 length
+    v11 = bytearray(p.pack_body(p.INFO, 1, (1, 0, 0, 0x11, b"ABCDEFGH", 15, 1, 100, 4, 0, 7)))
+    v11[0] = 0x10
+    _raises(p.FrameError, p.unpack_body, _recrc(bytes(v11[:-2])))
+    v10 = bytearray(p.pack_body(p.STATUS, 1, (0,) * 9, 0x10))
+    v10[0] = 0x11
+    _raises(p.FrameError, p.unpack_body, _recrc(bytes(v10[:-2])))
+
+
 def test_chunking_does_not_matter():
     frames = b"".join(p.pack(p.SAMPLE, i, (i * 10000, i, 2 * i, 3 * i, -i, i, 1000, 0, 0, 0, 0)) for i in range(20))
     whole = p.StreamDecoder().feed(frames)
@@ -239,7 +287,7 @@ def test_sequence_gaps_count_every_lost_frame():
 
 def test_sequence_restart_is_not_a_loss():
     d = p.StreamDecoder()
-    d.feed(b"".join(p.pack(p.STATUS, s, (0,) * 9) for s in (100, 101, 0, 1)))
+    d.feed(b"".join(p.pack(p.STATUS, s, (0,) * 12) for s in (100, 101, 0, 1)))
     assert d.lost_frames == 0
     assert d.restarts == 1
 
