@@ -28,3 +28,36 @@ def dowel(*args, env=None, timeout=60, **kw):
 
 def mode(path):
     return os.stat(path).st_mode & 0o777
+
+
+NOBODY = 65534
+_AS_USER = r"""
+import importlib, os, pkgutil, sys
+import smart_dowel
+for m in pkgutil.walk_packages(smart_dowel.__path__, "smart_dowel."):
+    if not m.name.endswith("__main__") and ".sim.mp" not in m.name:
+        importlib.import_module(m.name)  # everything lazily imported, before we lose access
+import encodings.idna, platformdirs, sqlite3, json, csv, html  # noqa
+from smart_dowel import cli
+uid = int(sys.argv[1])
+os.setgroups([])
+os.setgid(uid)
+os.setuid(uid)
+sys.exit(cli.main(sys.argv[2:]))
+"""
+
+
+def dowel_as_user(*args, uid=NOBODY, env=None, timeout=60, **kw):
+    """Run `dowel` as a real unprivileged user, where root would bypass a permission check.
+
+    As root: the interpreter imports everything first (the interpreter's own files may not
+    be readable by that user), then drops to uid/gid `uid` with no groups. As anyone else:
+    the test already runs unprivileged, so it is plain `dowel(...)`.
+    """
+    if os.geteuid() != 0:
+        return dowel(*args, env=env, timeout=timeout, **kw)
+    return subprocess.run(
+        [sys.executable, "-c", _AS_USER, str(uid), *map(str, args)],
+        capture_output=True, text=True, timeout=timeout, env=env or dict(os.environ),
+        cwd="/", **kw,
+    )

@@ -185,8 +185,8 @@ def test_recordings_are_readable_by_the_user_only(tmp_path):
 
     path = tmp_path / "r.rec"
     path.write_bytes(b"old")
-    os.chmod(path, 0o644)  # an existing, world-readable file is tightened too
-    with RecordingWriter(path, {"port": "/dev/ttyACM0"}) as rec:
+    os.chmod(path, 0o644)  # an existing, world-readable file is replaced by a private one
+    with RecordingWriter(path, {"port": "/dev/ttyACM0"}, force=True) as rec:
         rec.write(b"\x00")
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     new = tmp_path / "new.rec"

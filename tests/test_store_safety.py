@@ -45,14 +45,17 @@ def test_database_wal_and_shm_are_readable_by_the_user_only(data_dir, loose_umas
         s.close()
 
 
-def test_loose_permissions_of_an_existing_store_are_tightened(data_dir, loose_umask):
+def test_loose_permissions_of_an_existing_store_are_reported_never_changed(data_dir, loose_umask):
     with Store.open():
         pass
     db = data_dir / "sessions.sqlite3"
     os.chmod(db, 0o644)
-    os.chmod(data_dir, 0o755)
-    with Store.open():
-        assert mode(db) == 0o600 and mode(data_dir) == 0o700
+    os.chmod(data_dir, 0o775)
+    r = dowel("sessions", "list")
+    assert r.returncode == 0, r.stderr
+    assert mode(db) == 0o644 and mode(data_dir) == 0o775  # not ours to chmod: warned
+    assert "%s can be written by other users (mode 775" % data_dir in r.stderr
+    assert "%s can be read by other users (mode 644)" % db in r.stderr
 
 
 def test_exports_are_private_even_over_an_existing_readable_file(data_dir, tmp_path, loose_umask):
@@ -61,7 +64,7 @@ def test_exports_are_private_even_over_an_existing_readable_file(data_dir, tmp_p
     os.chmod(out, 0o644)
     with Store.open() as store:
         sid = syn.store_session(store, "Ann", 10.0)
-        export_session(store, sid, "json", out)
+        export_session(store, sid, "json", out, force=True)
         export_session(store, sid, "csv", tmp_path / "new.csv")
     assert mode(out) == 0o600 and mode(tmp_path / "new.csv") == 0o600
     assert '"patient": "Ann"' in out.read_text()
@@ -111,6 +114,7 @@ def test_a_file_that_is_not_a_database_is_refused_untouched(data_dir):
     data_dir.mkdir()
     db = data_dir / "sessions.sqlite3"
     db.write_bytes(b"this is not sqlite, just some text someone saved here\n" * 200)
+    db.chmod(0o600)
     before = digest(db)
     with pytest.raises(StoreError, match="damaged or is not a smart-dowel database"):
         Store.open()
@@ -265,21 +269,32 @@ def read_only(directory):
         subprocess.run(["umount", directory], check=True)
 
 
-def test_a_read_only_data_directory_is_a_clear_error_and_loses_nothing(data_dir):
+def test_a_read_only_data_directory_is_read_and_a_write_is_a_clear_error(data_dir, tmp_path):
     with Store.open() as store:
         sid = syn.store_session(store, "Ann", 10.0)
     db = data_dir / "sessions.sqlite3"
     before = digest(db)
+    out = tmp_path / "out"
+    out.mkdir()
     with read_only(data_dir):
         with pytest.raises(StoreError) as e:
             with Store.open() as store:
                 store.start_session("Ann", None)
-        assert "writable" in str(e.value) and "DOWEL_DATA_DIR" in str(e.value)
+        assert "not writable" in str(e.value) and "DOWEL_DATA_DIR" in str(e.value)
+        # every read works, and creates nothing (issue 13, item 11)
         r = dowel("sessions", "list")
-        assert r.returncode == 2, r.stdout + r.stderr
-        assert r.stderr.count("\n") == 1 and "Session store" in r.stderr
-        assert "writable" in r.stderr
+        assert r.returncode == 0 and "Ann" in r.stdout, r.stdout + r.stderr
+        r = dowel("sessions", "show", sid)
+        assert r.returncode == 0 and "Session %d: Ann" % sid in r.stdout, r.stderr
+        r = dowel("sessions", "export", sid, "--format", "csv", "--out", out / "s.csv")
+        assert r.returncode == 0, r.stderr
+        r = dowel("report", sid, "--out", out / "r.html")
+        assert r.returncode == 0, r.stderr
+        r = dowel("analyze", "session:%d" % sid)
+        assert r.returncode == 0 and "1 rep" in r.stdout, r.stderr
+        assert sorted(p.name for p in data_dir.iterdir()) == ["sessions.sqlite3"]
     assert digest(db) == before
+    assert (out / "s.csv").read_text().startswith("t,ax")
     with Store.open() as store:
         assert store.session(sid)["rep_count"] == 1
 
@@ -289,9 +304,11 @@ def test_a_data_directory_that_cannot_be_created_is_a_clear_error(tmp_path, monk
     parent.mkdir()
     monkeypatch.setenv("DOWEL_DATA_DIR", str(parent / "data"))
     with read_only(parent):
-        r = dowel("sessions", "list")
-    assert r.returncode == 2 and "cannot create the data directory" in r.stderr
-    assert "DOWEL_DATA_DIR" in r.stderr
+        with pytest.raises(StoreError, match="cannot create the data directory .*DOWEL_DATA_DIR"):
+            Store.open()
+        r = dowel("sessions", "list")  # a read creates nothing, so it needs nothing created
+        assert r.returncode == 0 and "no sessions stored yet" in r.stdout, r.stderr
+    assert not (parent / "data").exists()
 
 
 def test_a_directory_where_the_database_should_be_is_refused(data_dir):

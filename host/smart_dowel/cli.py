@@ -64,6 +64,7 @@ def build_parser():
     r.add_argument("--port", required=True)
     r.add_argument("--patient", default=None)
     r.add_argument("--out", default=None, metavar="FILE", help="also write a recording file")
+    r.add_argument("--force", action="store_true", help="replace an existing --out file")
     r.add_argument("--duration", type=float, default=None, metavar="S")
 
     a = sub.add_parser("analyze", help="count reps and faults in a recording, CSV or session")
@@ -81,10 +82,12 @@ def build_parser():
     se.add_argument("id", type=int)
     se.add_argument("--format", choices=("csv", "json"), required=True)
     se.add_argument("--out", default=None, metavar="FILE")
+    se.add_argument("--force", action="store_true", help="replace an existing --out file")
 
     rp = sub.add_parser("report", help="an HTML report of a session")
     rp.add_argument("id", type=int)
     rp.add_argument("--out", required=True, metavar="FILE.html")
+    rp.add_argument("--force", action="store_true", help="replace an existing --out file")
 
     f = sub.add_parser("flash", help="compile the firmware and install it on the board")
     f.add_argument("--port", default=None)

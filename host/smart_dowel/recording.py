@@ -13,7 +13,7 @@ import os
 from dowel_protocol import INFO, StreamDecoder
 
 from .errors import InputFileError
-from .private import open_private
+from .private import create_private
 from .pipeline.calibration import Calibration
 from .pipeline.samples import SampleConverter, Samples
 
@@ -38,7 +38,7 @@ class RecordingWriter:
     A Calibration under meta["calibration"] is stored as its dict.
     """
 
-    def __init__(self, path, meta=None):
+    def __init__(self, path, meta=None, force=False):
         self.path = str(path)
         meta = dict(meta or {})
         cal = meta.get("calibration")
@@ -47,7 +47,8 @@ class RecordingWriter:
         meta.setdefault("created", datetime.datetime.now(datetime.timezone.utc).isoformat())
         meta["format"] = FORMAT_VERSION
         header = json.dumps(meta, sort_keys=True)  # one line: json.dumps escapes newlines
-        self._f = open_private(self.path, binary=True)  # patient data: 0600 from the start
+        # patient data: 0600 from the start, O_EXCL|O_NOFOLLOW (nothing replaced without force)
+        self._f = create_private(self.path, force=force, binary=True)
         self._f.write(MAGIC)
         self._f.write(header.encode("utf-8") + b"\n")
         self.bytes_written = 0

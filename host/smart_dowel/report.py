@@ -15,6 +15,7 @@ import sys
 import numpy as np
 
 from . import __version__
+from .private import check_target, write_text
 from .store import paths
 from .store.db import Store
 
@@ -670,11 +671,14 @@ def run(args):
     """`dowel report ID --out FILE.html`."""
     from pathlib import Path
 
-    with Store.open() as store:
+    force = getattr(args, "force", False)
+    out = Path(args.out)
+    if not out.is_dir():
+        check_target(out, force)  # refuse before any work is done
+    with Store.open(readonly=True) as store:
         text = build(store, args.id)
-        out = Path(args.out)
         if out.is_dir():
             out = out / paths.default_export_name(args.id, store.session_summary(args.id)["patient"], "html")
-    paths.write_private_text(out, text)
+    write_text(out, text, force=force)
     print("wrote the report of session %d to %s" % (args.id, out), file=sys.stderr)
     return 0

@@ -25,14 +25,15 @@ def fmt_num(v, fmt="%.1f", none="-"):
 
 def run(args, out=None):
     out = out if out is not None else sys.stdout
-    with Store.open() as store:
+    with Store.open(readonly=True) as store:
         action = args.sessions_command
         if action == "list":
             return list_sessions(store, args, out)
         if action == "show":
             return show_session(store, args.id, out)
         if action == "export":
-            path = export_session(store, args.id, args.format, args.out, stdout=out)
+            path = export_session(store, args.id, args.format, args.out, stdout=out,
+                                  force=getattr(args, "force", False))
             if path is not None:
                 print("exported session %d to %s" % (args.id, path), file=sys.stderr)
             return 0

@@ -17,7 +17,9 @@ import math
 import os
 import sqlite3
 import threading
+import stat
 import time
+import urllib.parse
 import weakref
 import zlib
 from pathlib import Path
@@ -33,6 +35,8 @@ FLUSH_INTERVAL_S = 0.5
 MAX_BLOCK_SAMPLES = 2000
 UNASSIGNED_PATIENT = "Unassigned"
 MAX_PATIENT_NAME = 120
+SIDE_FILES = ("-wal", "-shm", "-journal")
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 REP_FIELDS = ("start_s", "bottom_s", "end_s", "depth_deg", "descent_s", "ascent_s")
 
 
@@ -153,9 +157,11 @@ def normalise_rep(rep):
 class Store:
     """The session database. Open with Store.open(); safe to share between threads."""
 
-    def __init__(self, conn, path):
+    def __init__(self, conn, path, readonly=False):
         self._conn = conn
         self.path = Path(path)
+        self.readonly = readonly
+        self.exists = True  # False: a read-only open of a database not created yet
         self._lock = threading.RLock()
         self._closed = False
         self._writers = weakref.WeakSet()  # open SessionWriters, closed with the store
@@ -163,38 +169,52 @@ class Store:
     # --- opening -----------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, directory=None, *, path=None):
+    def open(cls, directory=None, *, path=None, readonly=False):
         """Open (creating and migrating as needed) the database in the data directory.
 
-        Raises StoreError, leaving the file untouched, for a damaged database, one written by a
-        newer version of smart-dowel, or a directory that cannot be written.
+        readonly: create nothing (a missing database reads as an empty one), write nothing;
+        works on a read-only directory or medium. Raises StoreError, leaving the file
+        untouched, for a damaged database, one written by a newer version of smart-dowel, a
+        database that is a symbolic link, or a directory that cannot be used.
         """
+        warnings = []
         if path is None:
-            directory = paths.ensure_private_dir(
-                directory if directory is not None else paths.data_dir()
+            directory, warnings = paths.check_data_dir(
+                directory if directory is not None else paths.data_dir(), create=not readonly
             )
             path = paths.db_path(directory)
         path = Path(path)
-        if path.is_dir():
-            raise StoreError("%s is a directory, not a session database" % path)
-        if not path.exists():
-            # create it 0600 before SQLite touches it; SQLite gives -wal and -shm the same mode
-            try:
-                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, paths.FILE_MODE))
-            except OSError as e:
-                raise StoreError(
-                    "cannot create the session database %s (%s); check that the directory is "
-                    "writable, or set %s to a writable directory"
-                    % (path, e.strerror or e, paths.ENV_DATA_DIR)
-                ) from e
+        for w in warnings:
+            paths.warn_once(w)
+        exists = _check_db_file(path)
+        if readonly:
+            if not exists:
+                conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+                _migrate(conn, 0)
+                store = cls(conn, path, readonly=True)
+                store.exists = False
+                return store
+            conn = _connect_readonly(path)
         else:
-            _make_private(path)
-        try:
-            conn = sqlite3.connect(
-                str(path), isolation_level=None, check_same_thread=False, timeout=10.0
-            )
-        except sqlite3.Error as e:
-            raise StoreError(describe_sqlite_error(e, path, "opening it")) from e
+            if not exists:
+                # create it 0600 before SQLite touches it; SQLite gives -wal and -shm its mode
+                try:
+                    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW,
+                                     paths.FILE_MODE))
+                except OSError as e:
+                    raise StoreError(
+                        "cannot create the session database %s (%s); check that the directory "
+                        "is writable, or set %s to a writable directory"
+                        % (path, e.strerror or e, paths.ENV_DATA_DIR)
+                    ) from e
+            else:
+                _check_writable(path)
+            try:
+                conn = sqlite3.connect(
+                    str(path), isolation_level=None, check_same_thread=False, timeout=10.0
+                )
+            except sqlite3.Error as e:
+                raise StoreError(describe_sqlite_error(e, path, "opening it")) from e
         try:
             version = _read_version(conn, path)
             if version > SCHEMA_VERSION:
@@ -203,26 +223,29 @@ class Store:
                     "program knows up to %d); it was left untouched: update smart-dowel to open it"
                     % (path, version, SCHEMA_VERSION)
                 )
-            try:
-                mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-                conn.execute("PRAGMA synchronous=FULL")
-                conn.execute("PRAGMA foreign_keys=ON")
-                if str(mode).lower() != "wal":
+            if readonly:
+                if version < SCHEMA_VERSION:
                     raise StoreError(
-                        "%s cannot use write-ahead logging (journal mode %s); put the data "
-                        "directory on a local disk" % (path, mode)
-                    )
-                _migrate(conn, version)
-            except sqlite3.Error as e:
-                raise StoreError(describe_sqlite_error(e, path, "preparing it")) from e
-            for suffix in ("-wal", "-shm"):
-                side = Path(str(path) + suffix)
-                if side.exists():
-                    _make_private(side)
+                        "%s is from an older version of smart-dowel (database version %d) and "
+                        "is opened read-only here; open it once with write access to upgrade it"
+                        % (path, version))
+            else:
+                try:
+                    mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+                    conn.execute("PRAGMA synchronous=FULL")
+                    conn.execute("PRAGMA foreign_keys=ON")
+                    if str(mode).lower() != "wal":
+                        raise StoreError(
+                            "%s cannot use write-ahead logging (journal mode %s); put the data "
+                            "directory on a local disk" % (path, mode)
+                        )
+                    _migrate(conn, version)
+                except sqlite3.Error as e:
+                    raise StoreError(describe_sqlite_error(e, path, "preparing it")) from e
         except BaseException:
             conn.close()
             raise
-        return cls(conn, path)
+        return cls(conn, path, readonly=readonly)
 
     @property
     def connection(self):
@@ -265,6 +288,9 @@ class Store:
         with self._lock:
             if self._closed:
                 raise StoreError("the session store is closed")
+            if self.readonly:
+                raise StoreError("%s is open read-only, so %s is not possible here"
+                                 % (self.path, action))
             conn = self._conn
             try:
                 conn.execute("BEGIN IMMEDIATE")
@@ -598,13 +624,73 @@ def clean_patient_name(name):
     return text
 
 
-def _make_private(path):
+def _check_db_file(path):
+    """True if the database file exists; StoreError if it is a symbolic link or not a file."""
     try:
-        st = path.stat()
-        if st.st_uid == os.getuid() and st.st_mode & 0o077:
-            os.chmod(path, paths.FILE_MODE)
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return False
     except OSError as e:
-        raise StoreError("cannot make %s private (%s)" % (path, e.strerror or e)) from e
+        raise StoreError("cannot use the session database %s (%s); set %s to a directory of "
+                         "yours" % (path, e.strerror or e, paths.ENV_DATA_DIR)) from e
+    if stat.S_ISLNK(st.st_mode):
+        raise StoreError(
+            "%s is a symbolic link; smart-dowel does not follow links to its database, so it "
+            "was left untouched: set %s to the directory that really holds the database"
+            % (path, paths.ENV_DATA_DIR))
+    if stat.S_ISDIR(st.st_mode):
+        raise StoreError("%s is a directory, not a session database" % path)
+    if not stat.S_ISREG(st.st_mode):
+        raise StoreError("%s is not a regular file, so it cannot be a session database; it "
+                         "was left untouched" % path)
+    for suffix in SIDE_FILES:
+        side = Path(str(path) + suffix)
+        if side.is_symlink():
+            raise StoreError("%s is a symbolic link; smart-dowel does not follow it (move it "
+                             "aside when no dowel program is running)" % side)
+    if st.st_mode & 0o077:
+        paths.warn_once(
+            "%s can be read by other users (mode %o); it was left as it is: chmod 600 it"
+            % (path, stat.S_IMODE(st.st_mode)))
+    return True
+
+
+def _check_writable(path):
+    """Before a read-write open: name the file that cannot be written, instead of SQLite's
+    'attempt to write a readonly database' (which would blame the directory)."""
+    for p in (path, Path(str(path) + "-wal"), Path(str(path) + "-shm")):
+        if p.exists() and not os.access(p, os.R_OK | os.W_OK):
+            st = p.stat()
+            if p == path:
+                raise StoreError(
+                    "%s is read-only for you (mode %o, owner uid %d), so sessions cannot be "
+                    "saved; make it writable (chmod 600) or set %s to another directory"
+                    % (p, stat.S_IMODE(st.st_mode), st.st_uid, paths.ENV_DATA_DIR))
+            raise StoreError(
+                "%s is read-only for you (mode %o, owner uid %d): a leftover of an earlier "
+                "read-only open; it holds no sessions: when no dowel program is running, delete "
+                "it (or chmod 600 it) and try again" % (p, stat.S_IMODE(st.st_mode), st.st_uid))
+
+
+def _connect_readonly(path):
+    """A read-only connection that creates no file: an unused database (no -wal, no -shm) is
+    opened immutable (works on read-only media); one in use is read through its WAL."""
+    wal, shm = Path(str(path) + "-wal"), Path(str(path) + "-shm")
+    uri = "file:%s?mode=ro" % urllib.parse.quote(os.path.abspath(path))
+    quiet = not wal.exists() and not shm.exists()
+    try:
+        conn = sqlite3.connect(uri + ("&immutable=1" if quiet else ""), uri=True,
+                               isolation_level=None, check_same_thread=False, timeout=10.0)
+        conn.execute("PRAGMA query_only=ON")
+        if quiet:
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            if wal.exists():  # a writer arrived meanwhile: read through its WAL instead
+                conn.close()
+                conn = sqlite3.connect(uri, uri=True, isolation_level=None,
+                                       check_same_thread=False, timeout=10.0)
+        return conn
+    except sqlite3.Error as e:
+        raise StoreError(describe_sqlite_error(e, path, "opening it read-only")) from e
 
 
 def _read_version(conn, path):

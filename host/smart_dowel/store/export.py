@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import StoreError
+from ..private import atomic_output
 from . import paths
 
 CSV_COLUMNS = (
@@ -80,8 +81,9 @@ def write_samples_csv(store, session_id, out):
     return len(t)
 
 
-def export_session(store, session_id, fmt, out_path=None, stdout=None):
-    """Export to a new 0600 file (written via a temporary file) or to stdout."""
+def export_session(store, session_id, fmt, out_path=None, stdout=None, force=False):
+    """Export to a new 0600 file (written via a temporary file) or to stdout. An existing
+    file is replaced only with force, and only if it is a regular file (private.py)."""
     if fmt not in ("csv", "json"):
         raise StoreError("unknown export format %r: use csv or json" % fmt)
     summary = store.session_summary(session_id)  # a missing session fails before any file
@@ -92,7 +94,7 @@ def export_session(store, session_id, fmt, out_path=None, stdout=None):
     path = Path(out_path)
     if path.is_dir():
         path = path / paths.default_export_name(session_id, summary["patient"], fmt)
-    with paths.private_file_atomically(path) as f:
+    with atomic_output(path, force=force) as f:
         _write(store, session_id, fmt, f)
     return path
 

@@ -1,22 +1,25 @@
-"""Where patient data lives on disk, and how files holding it are created.
+"""Where patient data lives on disk.
 
-Everything here is readable by the user only: the data directory is 0700 when we make it, and
-every file (database, exports, reports) is created 0600 before a byte is written to it.
+The data directory is created 0700 when we create it; an existing one is checked (a warning if
+other users can read it) but never chmodded: it may be a shared directory that is not ours.
+Every file holding patient data is created 0600 (smart_dowel.private).
 """
 
-import contextlib
 import os
 import re
+import stat
+import sys
 import unicodedata
 from pathlib import Path
 
 from ..errors import StoreError
-from ..private import FILE_MODE, open_private  # noqa: F401  (FILE_MODE: paths.FILE_MODE in db.py)
 
 APP_NAME = "smart-dowel"
 DB_FILENAME = "sessions.sqlite3"
 ENV_DATA_DIR = "DOWEL_DATA_DIR"
 DIR_MODE = 0o700
+FILE_MODE = 0o600
+_warned = set()
 
 
 def data_dir():
@@ -33,61 +36,67 @@ def db_path(directory=None):
     return Path(directory if directory is not None else data_dir()) / DB_FILENAME
 
 
-def ensure_private_dir(directory):
-    """Create the directory 0700 if missing; tighten it to 0700 if we own it and it is wider."""
+def check_data_dir(directory, create=True):
+    """The data directory as a Path, and a list of warnings about it.
+
+    Missing: created 0700 (with create), or left missing (create=False: reads create nothing).
+    Existing: never chmodded; a warning if other users may write in it, StoreError if it is
+    not a directory or we cannot use it.
+    """
     directory = Path(directory)
     try:
-        directory.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
-    except OSError as e:
-        raise StoreError(
-            "cannot create the data directory %s (%s); set %s to a writable directory"
-            % (directory, e.strerror or e, ENV_DATA_DIR)
-        ) from e
-    st = directory.stat()
-    if st.st_uid == os.getuid() and st.st_mode & 0o077:
+        st = directory.stat()
+    except FileNotFoundError:
+        if not create:
+            return directory, []
         try:
-            os.chmod(directory, DIR_MODE)
+            directory.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+            st = directory.stat()
         except OSError as e:
             raise StoreError(
-                "cannot make the data directory %s private (%s)" % (directory, e.strerror or e)
+                "cannot create the data directory %s (%s); set %s to a writable directory"
+                % (directory, e.strerror or e, ENV_DATA_DIR)
             ) from e
-    return directory
-
-
-def create_private_file(path):
-    """Create (or truncate) a file readable by the user only and return it open for writing."""
-    path = Path(path)
-    try:
-        return open_private(path)
     except OSError as e:
-        raise StoreError("cannot write %s (%s)" % (path, e.strerror or e)) from e
+        raise StoreError("the data directory %s cannot be read by you (%s); set %s to a "
+                         "directory of yours" % (directory, e.strerror or e, ENV_DATA_DIR)) from e
+    if not stat.S_ISDIR(st.st_mode):
+        raise StoreError("the data directory %s is not a directory; set %s to a directory"
+                         % (directory, ENV_DATA_DIR))
+    if not os.access(directory, os.R_OK | os.X_OK):
+        raise StoreError(
+            "the data directory %s cannot be read by you (Permission denied: owner uid %d, mode "
+            "%o); set %s to a directory of yours"
+            % (directory, st.st_uid, stat.S_IMODE(st.st_mode), ENV_DATA_DIR))
+    if create and not os.access(directory, os.W_OK):
+        raise StoreError(
+            "the data directory %s is not writable by you (owner uid %d, mode %o%s), so "
+            "sessions cannot be saved there; set %s to a writable directory"
+            % (directory, st.st_uid, stat.S_IMODE(st.st_mode),
+               ", read-only file system" if _read_only_fs(directory) else "", ENV_DATA_DIR))
+    warnings = []
+    if st.st_mode & 0o022:
+        warnings.append(
+            "the data directory %s can be written by other users (mode %o, owner uid %d); it "
+            "was left as it is: each smart-dowel file in it is still 0600, but other users can "
+            "see, remove or rename them; use a private directory (chmod 700 it if it is yours)"
+            % (directory, stat.S_IMODE(st.st_mode), st.st_uid))
+    return directory, warnings
 
 
-@contextlib.contextmanager
-def private_file_atomically(path):
-    """Open a text file to fill; it appears at `path` (0600) only once the block succeeds,
-    so a failure (a full disk) never leaves a half-written file."""
-    path = Path(path)
-    tmp = path.with_name(".%s.%d.tmp" % (path.name, os.getpid()))
-    done = False
+def _read_only_fs(directory):
     try:
-        with create_private_file(tmp) as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-        done = True
-    except OSError as e:
-        raise StoreError("cannot write %s (%s)" % (path, e.strerror or e)) from e
-    finally:
-        if not done and tmp.exists():
-            tmp.unlink()
+        return bool(os.statvfs(directory).f_flag & os.ST_RDONLY)
+    except (OSError, AttributeError):
+        return False
 
 
-def write_private_text(path, text):
-    """Write text to a new 0600 file via a temporary file, so a failure leaves no half file."""
-    with private_file_atomically(path) as f:
-        f.write(text)
+def warn_once(message, stream=None):
+    """Print a warning line on stderr once per process."""
+    if message in _warned:
+        return
+    _warned.add(message)
+    print("dowel: warning: %s" % message, file=stream or sys.stderr, flush=True)
 
 
 def safe_name(text, max_len=40):

@@ -16,6 +16,7 @@ import time
 
 from .. import __version__
 from ..errors import StoreError
+from ..private import check_target
 from .db import Store
 
 PROGRESS_EVERY_S = 10.0
@@ -69,7 +70,7 @@ class Recorder:
     def _handle(self, kind, item):
         if kind == "batch":
             if self.recording is not None:
-                self.recording.write(item.raw)
+                self._to_file(self.recording.write, item.raw)
             records = self.session.add_batch(item)
             self.samples += len(records)
             if len(records):
@@ -78,6 +79,25 @@ class Recorder:
             self._event(item)
         elif kind == "store_error":
             self._store_error(item)
+
+    def _to_file(self, write, *args):
+        """Write to the --out recording; a failing file (a full disk) is closed and reported
+        once, and the session goes on: the database keeps every sample."""
+        try:
+            write(*args)
+        except OSError as e:
+            rec, self.recording = self.recording, None
+            print("dowel record: Output file: writing %s stopped (%s); the session goes on and "
+                  "every sample is still saved in the database" % (rec.path, e.strerror or e),
+                  file=self.err, flush=True)
+            try:
+                rec.close()
+            except OSError:
+                pass  # the file has already been reported as stopped
+
+    def flush_file(self):
+        if self.recording is not None:
+            self._to_file(self.recording.flush)
 
     def _push(self, records):
         from ..pipeline import RepCompleted, UprightCaptured
@@ -121,6 +141,8 @@ def run(args):
     def on_signal(signum, frame):
         stop.set()
 
+    if args.out:
+        check_target(args.out, getattr(args, "force", False))  # before a session is started
     old_term = signal.signal(signal.SIGTERM, on_signal)
     store = Store.open()
     recording = None
@@ -132,15 +154,16 @@ def run(args):
         recorder = Recorder(None, pipe)
         link = SerialLink(args.port, on_batch=recorder.on_batch, on_event=recorder.on_event)
         info = link.connect()
+        if args.out:  # before the session, so a file that cannot be created stores nothing
+            recording = open_recording(args.out, info, args.port, pipe.calibration,
+                                       force=getattr(args, "force", False))
+            recorder.recording = recording
         session = store.start_session(
             args.patient, info, source="dowel", port=args.port,
             calibration=pipe.calibration.to_dict(), pipeline_version=pipeline_version(),
             on_error=recorder.on_store_error,
         )
         recorder.session = session
-        if args.out:
-            recording = open_recording(args.out, info, args.port, pipe.calibration)
-            recorder.recording = recording
         session.start_set(target_depth_deg=config.target_depth_deg)
         print("recording session %d for %s from %s%s; Ctrl-C ends it" % (
             session.id, args.patient or "an unassigned patient", args.port,
@@ -156,9 +179,9 @@ def run(args):
                     break
                 wait = 0.1 if t_end is None else max(0.0, min(0.1, t_end - now))
                 recorder.drain(wait)
-                if recording is not None and time.monotonic() >= next_file_flush:
+                if time.monotonic() >= next_file_flush:
                     next_file_flush = time.monotonic() + 1.0
-                    recording.flush()
+                    recorder.flush_file()
                 if time.monotonic() >= next_progress:
                     next_progress += PROGRESS_EVERY_S
                     print("%d samples, %d reps, %d committed" % (
@@ -179,7 +202,9 @@ def run(args):
         if link is not None:
             link.close(stop_streaming=False)
         if recording is not None:
-            recording.close()
+            recorder.flush_file()  # a full disk is reported once, not raised
+            if recorder.recording is not None:
+                recorder.recording.close()
         if session is not None and not session._closed:
             _close_quietly(session)
         store.close()
@@ -194,7 +219,7 @@ def _close_quietly(session):
         print("dowel record: %s: %s" % (e.title, e), file=sys.stderr)
 
 
-def open_recording(path, info, port, calibration=None):
+def open_recording(path, info, port, calibration=None, force=False):
     """The recording file for --out (smart_dowel.recording; the writer creates it 0600 like
     all patient data)."""
     import dataclasses
@@ -206,6 +231,6 @@ def open_recording(path, info, port, calibration=None):
     if calibration is not None:
         meta["calibration"] = calibration
     try:
-        return recording.RecordingWriter(path, meta)
+        return recording.RecordingWriter(path, meta, force=force)
     except OSError as e:
         raise StoreError("cannot write the recording %s (%s)" % (path, e.strerror or e)) from e

@@ -57,7 +57,7 @@ def to_samples(records, calibration=None):
 
 
 def _open(store):
-    return (store, False) if store is not None else (Store.open(), True)
+    return (store, False) if store is not None else (Store.open(readonly=True), True)
 
 
 def load_session(session_id, store=None):
