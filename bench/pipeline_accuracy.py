@@ -1,15 +1,22 @@
-"""Accuracy of the signal pipeline on every simulated scenario over several seeds: exact rep
-count, hinge-angle RMS error against the body model's truth, fault precision and recall.
+"""Accuracy of the signal pipeline: exact rep counts per variant of every simulated scenario,
+on the real recordings of people in ../shared/data/trunk-bends/, hinge-angle RMS against the
+body model's truth, contact-fault precision and recall, and live-equals-batch.
 
-    .venv/bin/python bench/pipeline_accuracy.py [--seeds N] [--rate HZ] [--variant NAME]
+    .venv/bin/python bench/pipeline_accuracy.py [--seeds N] [--variant NAME] [--scenario NAME]
 
-Variants: plain (the body model's arrays), rotated (IMU remounted by a random rotation),
-accel-only (gyro dropped), low-rate (10 Hz, sample-and-hold), all.
+Variants (each a way real data differs from the body model's clean arrays):
+plain; rotated (the IMU remounted by a random rotation); gyro-reversed (the gyro's sign
+against the accelerometer's frame); accel-only; 25hz; 10hz-hold (every 10th sample, each
+reading repeated by a sample-and-hold sender, random stalls of 0.2-1.5 s); impacts (a jolt of
+1-3 g for 30-60 ms at the bottom of every rep); mid-set (data that joins a set under way);
+on-table (the dowel lies on the table for a while first, then is picked up, no forces).
 """
 
 import argparse
+import json
 import os
 import sys
+import time
 
 import numpy as np
 
@@ -19,11 +26,15 @@ for sub in ("host", "protocol"):
     if p not in sys.path:
         sys.path.insert(0, p)
 
-from smart_dowel.pipeline import Samples, analyze  # noqa: E402
+from smart_dowel.pipeline import Pipeline, Samples, analyze  # noqa: E402
 from smart_dowel.pipeline.scoring import angle_rms_deg, fault_confusion  # noqa: E402
 from smart_dowel.sim.body import SCENARIOS, make_body  # noqa: E402
 
-VARIANTS = ("plain", "rotated", "accel-only", "low-rate")
+REAL_DIR = os.environ.get("DOWEL_REAL_DATA", os.path.join(HERE, "..", "..", "shared", "data", "trunk-bends"))
+VARIANTS = ("plain", "rotated", "gyro-reversed", "accel-only", "25hz", "10hz-hold", "impacts",
+            "mid-set", "on-table")
+CONTACT_FAULTS = {"head_contact_lost", "midback_contact_lost", "tailbone_contact_lost"}
+IMU = ("ax_g", "ay_g", "az_g", "gx_dps", "gy_dps", "gz_dps")
 
 
 def random_rotation(rng):
@@ -36,110 +47,260 @@ def random_rotation(rng):
     ])
 
 
-def variant_samples(data, variant, seed):
-    """Samples for one variant of a rendered body (dict of arrays)."""
-    d = dict(data)
+def _resample(d, every):
+    return {k: v[::every] for k, v in d.items()}
+
+
+def make_variant(data, truth_reps, variant, seed):
+    """(columns dict, truth reps) of one variant of rendered data (100 Hz dict of arrays)."""
+    rng = np.random.default_rng([seed, 99])
+    d = {k: np.array(v) for k, v in data.items()}
+    reps = list(truth_reps)
     if variant == "rotated":
-        R = random_rotation(np.random.default_rng([seed, 99]))
-        a = np.stack([d["ax_g"], d["ay_g"], d["az_g"]], axis=1) @ R.T
-        g = np.stack([d["gx_dps"], d["gy_dps"], d["gz_dps"]], axis=1) @ R.T
-        d["ax_g"], d["ay_g"], d["az_g"] = a.T
-        d["gx_dps"], d["gy_dps"], d["gz_dps"] = g.T
-    if variant == "accel-only":
+        R = random_rotation(rng)
+        for a, b, c in (("ax_g", "ay_g", "az_g"), ("gx_dps", "gy_dps", "gz_dps")):
+            m = np.stack([d[a], d[b], d[c]], axis=1) @ R.T
+            d[a], d[b], d[c] = m.T
+    elif variant == "gyro-reversed":
+        for k in ("gx_dps", "gy_dps", "gz_dps"):
+            d[k] = -d[k]
+    elif variant == "accel-only":
         for k in ("gx_dps", "gy_dps", "gz_dps"):
             d.pop(k)
-    if variant == "low-rate":
-        # every 10th sample, and the IMU holding each reading for two samples
-        d = {k: v[::10] for k, v in d.items()}
-        for k in ("ax_g", "ay_g", "az_g", "gx_dps", "gy_dps", "gz_dps"):
-            v = d[k].copy()
-            v[1::2] = v[0::2][: len(v[1::2])]
-            d[k] = v
-    return Samples.from_arrays(d), d
+    elif variant == "25hz":
+        d = _resample(d, 4)
+    elif variant == "10hz-hold":
+        d = _resample(d, 10)
+        n = len(d["t"])
+        src = np.arange(n)
+        src[1::2] = src[0::2][: len(src[1::2])]  # each reading sent twice
+        k = 0
+        while k < n:  # stalls: the last reading repeated for 0.2-1.5 s
+            k += int(rng.integers(30, 120))
+            if k >= n:
+                break
+            m = int(rng.integers(2, 15))
+            src[k:k + m] = src[k - 1]
+            k += m
+        for key in IMU:
+            if key in d:
+                d[key] = d[key][src]
+    elif variant == "impacts":
+        t = d["t"]
+        for r in reps:
+            k = int(np.searchsorted(t, r["bottom_s"]))
+            m = max(3, int(rng.uniform(0.03, 0.06) * 100))
+            jolt = rng.normal(size=3)
+            jolt *= rng.uniform(1.0, 3.0) / np.linalg.norm(jolt)
+            for j, key in enumerate(("ax_g", "ay_g", "az_g")):
+                d[key][k:k + m] += jolt[j]
+    elif variant == "mid-set":
+        # join during the second rep, anywhere in it; reps begun before the join do not count
+        r2 = reps[1] if len(reps) > 1 else reps[0]
+        cut = rng.uniform(r2["start_s"], r2["end_s"])
+        keep = d["t"] >= cut
+        d = {k: v[keep] for k, v in d.items()}
+        d["t"] = d["t"] - cut
+        reps = [dict(r, start_s=r["start_s"] - cut, bottom_s=r["bottom_s"] - cut,
+                     end_s=r["end_s"] - cut) for r in reps if r["start_s"] >= cut]
+    elif variant == "on-table":
+        # a still pose for 4-8 s, then 1.5 s of handling towards the first reading; no pads
+        lead = rng.uniform(4.0, 8.0)
+        t_pick = 1.5
+        n_lead = int((lead + t_pick) * 100)
+        g0 = rng.normal(size=3)
+        g0 /= np.linalg.norm(g0)
+        a_first = np.array([d["ax_g"][0], d["ay_g"][0], d["az_g"][0]])
+        w = np.clip((np.arange(n_lead) / 100.0 - lead) / t_pick, 0.0, 1.0)[:, None]
+        g = (1 - w) * g0 + w * a_first / np.linalg.norm(a_first)
+        g = g / np.linalg.norm(g, axis=1)[:, None] + rng.normal(0, 0.004, (n_lead, 3))
+        lead_cols = {"t": np.arange(n_lead) / 100.0}
+        for j, key in enumerate(("ax_g", "ay_g", "az_g")):
+            lead_cols[key] = g[:, j]
+        for key in ("gx_dps", "gy_dps", "gz_dps"):
+            lead_cols[key] = rng.normal(0, 0.1, n_lead) + np.gradient(w[:, 0]) * 100 * 60
+        shift = n_lead / 100.0
+        new = {}
+        for k, v in d.items():
+            if k == "t":
+                new[k] = np.concatenate((lead_cols["t"], v + shift))
+            elif k in lead_cols:
+                new[k] = np.concatenate((lead_cols[k], v))
+            elif k in ("hinge_deg", "on_back"):
+                new[k] = np.concatenate((np.full(n_lead, np.nan if k == "hinge_deg" else 0.0), v))
+        new["on_back"] = new["on_back"] > 0.5
+        d = new  # no force columns: nothing says where the dowel is
+        reps = [dict(r, start_s=r["start_s"] + shift, bottom_s=r["bottom_s"] + shift,
+                     end_s=r["end_s"] + shift) for r in reps]
+    return d, reps
 
 
-def evaluate(scenario, seed, rate_hz=100, variant="plain"):
-    """One run: dict of truth/detected counts, angle RMS, fault confusion."""
+def samples_of(d):
+    cols = {k: v for k, v in d.items() if k in ("t",) + IMU + ("head_n", "midback_n", "tailbone_n")}
+    return Samples.from_arrays(cols)
+
+
+def stream(samples, batch):
+    """Reps of a live pipeline fed in batches of `batch` samples."""
+    pipe = Pipeline()
+    for off in range(0, len(samples), batch):
+        pipe.push(samples[off:off + batch])
+    return pipe.reps
+
+
+def same_reps(a, b):
+    return [r.to_dict() for r in a] == [r.to_dict() for r in b]
+
+
+def evaluate(scenario, seed, variant="plain", check_stream=False):
     body = make_body(scenario, seed=seed)
-    data = body.render(rate_hz if variant != "low-rate" else 100)
-    samples, d = variant_samples(data, variant, seed)
+    data = body.render(100)
+    d, truth = make_variant(data, body.truth["reps"], variant, seed)
+    samples = samples_of(d)
     result = analyze(samples)
-    truth = body.truth["reps"]
-    tp, fp, fn = fault_confusion(result.reps, truth)
-    return {
-        "scenario": scenario,
-        "seed": seed,
-        "variant": variant,
-        "truth_reps": len(truth),
-        "reps": result.rep_count,
-        "angle_rms_deg": angle_rms_deg(result.hinge_deg, d["hinge_deg"], d["on_back"]),
-        "tp": tp,
-        "fp": fp,
-        "fn": fn,
-        "result": result,
-        "truth": truth,
+    on_truth = [r for r in truth]
+    tp, fp, fn = fault_confusion(
+        [{"bottom_s": r.bottom_s, "start_s": r.start_s, "end_s": r.end_s,
+          "faults": [f for f in r.fault_ids if f in CONTACT_FAULTS]} for r in result.reps],
+        [dict(r, faults=[f for f in r["faults"] if f in CONTACT_FAULTS]) for r in on_truth])
+    row = {
+        "scenario": scenario, "seed": seed, "variant": variant,
+        "truth_reps": len(truth), "reps": result.rep_count,
+        "angle_rms_deg": angle_rms_deg(result.hinge_deg, d["hinge_deg"], d.get("on_back")),
+        "tp": tp, "fp": fp, "fn": fn, "result": result, "truth": truth,
     }
+    if check_stream:
+        row["stream_ok"] = all(same_reps(stream(samples, b), result.reps) for b in (1, 7, 100))
+    return row
 
 
-def run(seeds=5, rate_hz=100, variants=("plain",), scenarios=SCENARIOS):
+def real_files():
+    path = os.path.join(REAL_DIR, "truth.json")
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        return [(os.path.join(REAL_DIR, e["file"]), e) for e in json.load(f)]
+
+
+def evaluate_real(variant="plain", seed=1):
+    """Rows for the real recordings, under the variants that apply to real data."""
+    from smart_dowel.csvfile import read_csv
+
+    files = real_files()
+    if files is None:
+        return []
+    rows = []
+    for path, entry in files:
+        s = read_csv(path)
+        s = s[0] if isinstance(s, tuple) else s
+        d = {"t": s.t_s, "ax_g": s.ax_g, "ay_g": s.ay_g, "az_g": s.az_g,
+             "gx_dps": s.gx_dps, "gy_dps": s.gy_dps, "gz_dps": s.gz_dps}
+        rng = np.random.default_rng([seed, 7])
+        if variant == "rotated":
+            R = random_rotation(rng)
+            for a, b, c in (("ax_g", "ay_g", "az_g"), ("gx_dps", "gy_dps", "gz_dps")):
+                m = np.stack([d[a], d[b], d[c]], axis=1) @ R.T
+                d[a], d[b], d[c] = m.T
+        elif variant == "gyro-reversed":
+            for k in ("gx_dps", "gy_dps", "gz_dps"):
+                d[k] = -d[k]
+        elif variant == "accel-only":
+            for k in ("gx_dps", "gy_dps", "gz_dps"):
+                d.pop(k)
+        elif variant == "10hz-hold":
+            # 25 Hz -> 12.5 Hz, each reading sent twice
+            d = {k: v[::2] for k, v in d.items()}
+            for k in IMU:
+                if k in d:
+                    v = d[k].copy()
+                    v[1::2] = v[0::2][: len(v[1::2])]
+                    d[k] = v
+        result = analyze(samples_of(d))
+        rows.append({"file": os.path.basename(path), "variant": variant,
+                     "truth_reps": entry["reps"], "reps": result.rep_count,
+                     "stream_ok": same_reps(stream(samples_of(d), 7), result.reps)})
+    return rows
+
+
+def one_hour_s():
+    """Seconds to re-analyse one hour of 100 Hz samples (the good scenario, repeated)."""
+    body = make_body("good", reps=40, seed=3)
+    d = body.render(100)
+    n = len(d["t"])
+    reps = int(np.ceil(360000 / n))
+    cols = {}
+    for k in ("t",) + IMU + ("head_n", "midback_n", "tailbone_n"):
+        v = d[k]
+        if k == "t":
+            cols[k] = np.concatenate([v + i * (v[-1] + 0.01) for i in range(reps)])[:360000]
+        else:
+            cols[k] = np.tile(v, reps)[:360000]
+    s = Samples.from_arrays(cols)
+    t0 = time.perf_counter()
+    analyze(s)
+    return time.perf_counter() - t0
+
+
+def run(seeds=10, variants=VARIANTS, scenarios=SCENARIOS, check_stream=True):
     rows = []
     for variant in variants:
         for sc in scenarios:
             for seed in range(1, seeds + 1):
-                rows.append(evaluate(sc, seed, rate_hz, variant))
+                rows.append(evaluate(sc, seed, variant, check_stream))
     return rows
 
 
-def summarize(rows):
-    lines = ["%-10s %-18s %9s %10s %10s %6s %6s" % (
-        "variant", "scenario", "count ok", "angle rms", "worst rms", "P", "R")]
-    keys = []
-    for r in rows:
-        k = (r["variant"], r["scenario"])
-        if k not in keys:
-            keys.append(k)
-    tot = {}
-    for k in keys:
-        rs = [r for r in rows if (r["variant"], r["scenario"]) == k]
+def summarize(rows, real_rows=()):
+    lines = ["%-14s %10s %10s %10s %7s %7s %8s" % (
+        "variant", "count ok", "angle rms", "worst rms", "P", "R", "stream")]
+    for v in [v for v in VARIANTS if any(r["variant"] == v for r in rows)]:
+        rs = [r for r in rows if r["variant"] == v]
         ok = sum(r["reps"] == r["truth_reps"] for r in rs)
-        rms = [r["angle_rms_deg"] for r in rs]
+        rms = [r["angle_rms_deg"] for r in rs if np.isfinite(r["angle_rms_deg"])]
         tp, fp, fn = (sum(r[x] for r in rs) for x in ("tp", "fp", "fn"))
-        t = tot.setdefault(k[0], [0, 0, 0, 0, 0])
-        t[0] += ok
-        t[1] += len(rs)
-        t[2] += tp
-        t[3] += fp
-        t[4] += fn
         p = tp / (tp + fp) if tp + fp else 1.0
         rc = tp / (tp + fn) if tp + fn else 1.0
-        lines.append("%-10s %-18s %5d/%-3d %10.2f %10.2f %6.3f %6.3f" % (
-            k[0], k[1], ok, len(rs), float(np.sqrt(np.mean(np.square(rms)))), max(rms), p, rc))
-    for v, (ok, n, tp, fp, fn) in tot.items():
-        p = tp / (tp + fp) if tp + fp else 1.0
-        rc = tp / (tp + fn) if tp + fn else 1.0
-        lines.append("%-10s %-18s %5d/%-3d %21s %6.3f %6.3f" % (v, "ALL", ok, n, "", p, rc))
+        st = sum(r.get("stream_ok", True) for r in rs)
+        lines.append("%-14s %6d/%-3d %10.2f %10.2f %7.3f %7.3f %4d/%-3d" % (
+            v, ok, len(rs), float(np.sqrt(np.mean(np.square(rms)))) if rms else float("nan"),
+            max(rms) if rms else float("nan"), p, rc, st, len(rs)))
+    for v in [v for v in VARIANTS if any(r["variant"] == v for r in real_rows)]:
+        rs = [r for r in real_rows if r["variant"] == v]
+        ok = sum(r["reps"] == r["truth_reps"] for r in rs)
+        st = sum(r["stream_ok"] for r in rs)
+        detail = " ".join("%d/%d" % (r["reps"], r["truth_reps"]) for r in rs)
+        lines.append("%-14s %6d/%-3d %s  stream %d/%d" % ("real:" + v, ok, len(rs), detail, st, len(rs)))
     return "\n".join(lines)
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--seeds", type=int, default=5)
-    ap.add_argument("--rate", type=int, default=100)
-    ap.add_argument("--variant", choices=VARIANTS + ("all",), default="plain")
+    ap.add_argument("--seeds", type=int, default=10)
+    ap.add_argument("--variant", choices=VARIANTS + ("all",), default="all")
     ap.add_argument("--scenario", choices=SCENARIOS, default=None)
-    ap.add_argument("-v", "--verbose", action="store_true", help="list mismatched reps")
+    ap.add_argument("--no-stream", action="store_true", help="skip the batches-of-1/7/100 check")
+    ap.add_argument("-v", "--verbose", action="store_true", help="list mismatched runs")
     args = ap.parse_args(argv)
     variants = VARIANTS if args.variant == "all" else (args.variant,)
     scen = (args.scenario,) if args.scenario else SCENARIOS
-    rows = run(args.seeds, args.rate, variants, scen)
-    print(summarize(rows))
+    rows = run(args.seeds, variants, scen, not args.no_stream)
+    real_rows = []
+    for v in ("plain", "rotated", "gyro-reversed", "accel-only", "10hz-hold"):
+        if v in variants:
+            real_rows += evaluate_real(v)
+    print(summarize(rows, real_rows))
+    if real_files() is None:
+        print("real recordings: not found in %s (set DOWEL_REAL_DATA)" % REAL_DIR)
+    if args.variant == "all":
+        print("one hour at 100 Hz re-analysed in %.2f s" % one_hour_s())
     if args.verbose:
         for r in rows:
-            det = [(round(x.bottom_s, 1), round(x.depth_deg), x.fault_ids) for x in r["result"].reps]
-            tru = [(round(x["bottom_s"], 1), round(x["depth_deg"]), x["faults"]) for x in r["truth"]]
-            bad = r["fp"] or r["fn"] or r["reps"] != r["truth_reps"]
-            if bad:
-                print("\n%s %s seed %d" % (r["variant"], r["scenario"], r["seed"]))
+            if r["reps"] != r["truth_reps"] or r["fp"] or r["fn"] or not r.get("stream_ok", True):
+                det = [(round(x.bottom_s, 1), round(x.depth_deg)) for x in r["result"].reps]
+                tru = [(round(x["bottom_s"], 1), round(x["depth_deg"])) for x in r["truth"]]
+                print("\n%s %s seed %d: %d/%d fp %d fn %d stream %s" % (
+                    r["variant"], r["scenario"], r["seed"], r["reps"], r["truth_reps"], r["fp"],
+                    r["fn"], r.get("stream_ok")))
                 print("  detected", det)
                 print("  truth   ", tru)
     return 0
