@@ -1,9 +1,9 @@
 """`dowel record --port PORT --patient NAME [--duration S] [--out FILE]`: a headless session.
 
-The dowel's stream goes through the same link, pipeline and store as a session run from the
-TUI: one set from start to end, reps and faults found live, every sample stored, reconnect
-gaps marked. With --out the raw wire bytes also go to a recording file. Ctrl-C (or SIGTERM)
-ends the session cleanly.
+The dowel's stream goes through the same live session (smart_dowel.live) as a session run
+from the TUI: one set from start to end, reps and faults found live, every sample stored, gaps
+marked with their cause. With --out the raw wire bytes also go to a recording file. Ctrl-C,
+SIGTERM or SIGHUP ends the session cleanly (the dowel is told STOP).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import time
 
 from .. import __version__
 from ..errors import StoreError
+from ..live import events as E
 from ..private import check_target
 from .db import Store
 
@@ -29,27 +30,25 @@ def pipeline_version():
 
 
 class Recorder:
-    """Glue between a SerialLink's callbacks (reader thread) and the store and pipeline
-    (the recording thread): batches and events pass through one queue, in stream order."""
+    """`dowel record`'s front end of a LiveSession: what the session emits on the link's reader
+    thread is queued, and the recording thread prints it (reps on stdout, everything the
+    clinician should know on stderr) and writes the raw bytes to the recording file."""
 
-    def __init__(self, session, pipe, recording=None, out=sys.stdout, err=sys.stderr):
-        self.session = session
-        self.pipe = pipe
+    def __init__(self, session=None, pipe=None, recording=None, out=sys.stdout, err=sys.stderr):
+        self.session = session  # unused; kept for callers of the old signature
         self.recording = recording
         self.out = out
         self.err = err
         self.queue = queue.Queue()
-        self.samples = 0
         self.reps = 0
-        self.gaps = 0
         self._store_error_shown = None
 
     # called on the link's reader thread: hand over, nothing else
-    def on_batch(self, batch):
-        self.queue.put(("batch", batch))
-
-    def on_event(self, event):
+    def emit(self, event):
         self.queue.put(("event", event))
+
+    def raw(self, data):
+        self.queue.put(("raw", data))
 
     def on_store_error(self, error):
         self.queue.put(("store_error", error))
@@ -68,17 +67,27 @@ class Recorder:
                 return
 
     def _handle(self, kind, item):
-        if kind == "batch":
+        if kind == "raw":
             if self.recording is not None:
-                self._to_file(self.recording.write, item.raw)
-            records = self.session.add_batch(item)
-            self.samples += len(records)
-            if len(records):
-                self._push(records)
-        elif kind == "event":
-            self._event(item)
+                self._to_file(self.recording.write, item)
         elif kind == "store_error":
-            self._store_error(item)
+            self._store_error(item.title, str(item))
+        elif isinstance(item, E.RepCounted):
+            self.reps += 1
+            rep = item.rep
+            faults = ", ".join(f.id for f in rep.faults) or "no faults"
+            print("rep %d: depth %.0f°, down %.1f s, up %.1f s, %s" % (
+                self.reps, rep.depth_deg, rep.descent_s, rep.ascent_s, faults),
+                file=self.out, flush=True)
+        elif isinstance(item, E.Notice):
+            if item.kind == "store":
+                self._store_error(item.title, item.text)
+            elif item.kind == "text":
+                print("dowel: %s: %s" % (item.title, item.text), file=self.err, flush=True)
+            else:
+                print("link: %s" % item.text, file=self.err, flush=True)
+        elif isinstance(item, E.StatusChanged):
+            pass  # the status line is the screen's; record prints what changes it
 
     def _to_file(self, write, *args):
         """Write to the --out recording; a failing file (a full disk) is closed and reported
@@ -99,42 +108,19 @@ class Recorder:
         if self.recording is not None:
             self._to_file(self.recording.flush)
 
-    def _push(self, records):
-        from ..pipeline import RepCompleted, UprightCaptured
-        from .replay import to_samples
-
-        for ev in self.pipe.push(to_samples(records, self.pipe.calibration)):
-            if isinstance(ev, RepCompleted):
-                self.reps += 1
-                self.session.add_rep(ev.rep)
-                rep = ev.rep
-                faults = ", ".join(f.id for f in rep.faults) or "no faults"
-                print("rep %d: depth %.0f°, down %.1f s, up %.1f s, %s" % (
-                    self.reps, rep.depth_deg, rep.descent_s, rep.ascent_s, faults),
-                    file=self.out, flush=True)
-            elif isinstance(ev, UprightCaptured):
-                self.session.set_calibration(self.pipe.calibration)
-
-    def _event(self, ev):
-        if ev.kind == "gap" and ev.gap is not None:
-            self.gaps += 1
-            self.session.add_gap(ev.gap)
-            print("link: %s" % ev.message, file=self.err, flush=True)
-        elif ev.kind in ("state", "error", "warning"):
-            print("link: %s" % ev.message, file=self.err, flush=True)
-
-    def _store_error(self, error):
+    def _store_error(self, title, text):
         # the writer keeps the samples in memory and retries; say so once per distinct problem
-        text = str(error)
         if text != self._store_error_shown:
             self._store_error_shown = text
             print("dowel record: %s: %s (the samples are kept in memory and saving is retried)"
-                  % (error.title, text), file=self.err, flush=True)
+                  % (title, text), file=self.err, flush=True)
+
+
+TICK_S = 0.5
 
 
 def run(args):
-    from ..link import SerialLink
-    from ..pipeline import Pipeline, PipelineConfig
+    from ..live import LiveSession
 
     stop = threading.Event()
 
@@ -143,34 +129,31 @@ def run(args):
 
     if args.out:
         check_target(args.out, getattr(args, "force", False))  # before a session is started
-    old_term = signal.signal(signal.SIGTERM, on_signal)
+    old = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGHUP)}
     store = Store.open()
     recording = None
-    link = None
-    session = None
+    live = None
+    recorder = Recorder()
     try:
-        config = PipelineConfig()
-        pipe = Pipeline(config)
-        recorder = Recorder(None, pipe)
-        link = SerialLink(args.port, on_batch=recorder.on_batch, on_event=recorder.on_event)
-        info = link.connect()
+        live = LiveSession(recorder.emit, store=store, patient=args.patient, source="dowel",
+                           target_reps=None, pipeline_version=pipeline_version(),
+                           snapshots=False, raw_sink=recorder.raw)
+        info = live.connect(args.port)
         if args.out:  # before the session, so a file that cannot be created stores nothing
-            recording = open_recording(args.out, info, args.port, pipe.calibration,
+            recording = open_recording(args.out, info, args.port, live.calibration.to_dict(),
                                        force=getattr(args, "force", False))
             recorder.recording = recording
-        session = store.start_session(
-            args.patient, info, source="dowel", port=args.port,
-            calibration=pipe.calibration.to_dict(), pipeline_version=pipeline_version(),
-            on_error=recorder.on_store_error,
-        )
-        recorder.session = session
-        session.start_set(target_depth_deg=config.target_depth_deg)
+        live.begin_session(info, live.link.port)
+        live.start_streaming()
+        session = live.writer
+        live.start_set()
         print("recording session %d for %s from %s%s; Ctrl-C ends it" % (
             session.id, args.patient or "an unassigned patient", args.port,
             " for %.0f s" % args.duration if args.duration else ""), file=sys.stderr, flush=True)
         print("SESSION %d" % session.id, flush=True)
         t_end = None if args.duration is None else time.monotonic() + args.duration
         next_progress = time.monotonic() + PROGRESS_EVERY_S
+        next_tick = time.monotonic() + TICK_S
         next_file_flush = time.monotonic() + 1.0
         try:
             while not stop.is_set():
@@ -179,42 +162,45 @@ def run(args):
                     break
                 wait = 0.1 if t_end is None else max(0.0, min(0.1, t_end - now))
                 recorder.drain(wait)
-                if time.monotonic() >= next_file_flush:
-                    next_file_flush = time.monotonic() + 1.0
+                now = time.monotonic()
+                if live.link_failure is not None:
+                    raise live.link_failure
+                if now >= next_tick:
+                    next_tick = now + TICK_S
+                    live.tick()
+                if now >= next_file_flush:
+                    next_file_flush = now + 1.0
                     recorder.flush_file()
-                if time.monotonic() >= next_progress:
+                if now >= next_progress:
                     next_progress += PROGRESS_EVERY_S
                     print("%d samples, %d reps, %d committed" % (
-                        recorder.samples, recorder.reps, session.committed_samples),
+                        live.samples, recorder.reps, session.committed_samples),
                         file=sys.stderr, flush=True)
         except KeyboardInterrupt:
             pass  # Ctrl-C is how a headless recording is ended: save it below
-        link.close()
-        link = None
+        live.close()  # the set ends, the dowel is told STOP, the session is saved
         recorder.drain(0.0)  # what the reader handed over before it stopped
-        session.close()
         print("session %d stored: %d samples, %d reps, %d gap(s)" % (
-            session.id, session.committed_samples, recorder.reps, recorder.gaps),
+            session.id, session.committed_samples, recorder.reps, len(live.gaps)),
             file=sys.stderr, flush=True)
         return 0
     finally:
-        signal.signal(signal.SIGTERM, old_term)
-        if link is not None:
-            link.close(stop_streaming=False)
+        for s, h in old.items():
+            signal.signal(s, h)
+        if live is not None:
+            _close_quietly(live)
         if recording is not None:
             recorder.flush_file()  # a full disk is reported once, not raised
             if recorder.recording is not None:
                 recorder.recording.close()
-        if session is not None and not session._closed:
-            _close_quietly(session)
         store.close()
 
 
-def _close_quietly(session):
+def _close_quietly(live):
     """After a failure elsewhere: save what can be saved; a store error is reported, not
     raised over the original one."""
     try:
-        session.close()
+        live.close()
     except StoreError as e:
         print("dowel record: %s: %s" % (e.title, e), file=sys.stderr)
 

@@ -2,8 +2,8 @@
 its pty (connected exactly like hardware), or a stored session played back.
 
 Each source's `run(feed, stop)` blocks (the app runs it in a thread worker) until `stop` is
-set: it opens the store, connects, hands every batch to the Feed on the link's reader thread
-and refreshes the status line twice a second. Errors are raised, never swallowed: the worker
+set: a dowel's source has the feed's LiveSession connect (its link hands every batch to the
+session on the reader thread) and ticks it twice a second. Errors are raised, never swallowed: the worker
 reports them to the app, which shows them.
 """
 
@@ -64,28 +64,21 @@ class LinkSource(Source):
         self.link = None
 
     def run(self, feed, stop):
-        from ..link import SerialLink
-
-        feed.update_status(LinkStatus(source=self.source, state="connecting", port=self.port))
-        link = SerialLink(
-            self.port,
-            on_batch=feed.on_batch,
-            on_event=lambda ev: feed.on_link_event(ev, link.stats()),
-            batch_interval_s=BATCH_INTERVAL_S,
-        )
-        self.link = link
+        live = feed.live
         try:
-            info = link.connect(rate_hz=self.rate_hz, stream=False,
-                                timeout_s=self.connect_timeout_s)
-            feed.begin_session(info, link.port)
-            link.start()
+            info = live.connect(self.port, rate_hz=self.rate_hz,
+                                timeout_s=self.connect_timeout_s,
+                                batch_interval_s=BATCH_INTERVAL_S)
+            self.link = live.link
+            live.begin_session(info, live.link.port)
+            live.start_streaming()
             while not stop.wait(STATUS_EVERY_S):
-                if link.failure is not None:
-                    raise DowelError("The serial reader stopped: %s" % link.failure,
-                                     title="Serial link") from link.failure
-                feed.update_status(LinkStatus.from_stats(link.stats(), self.source))
+                if live.link_failure is not None:
+                    raise DowelError("The serial reader stopped: %s" % live.link_failure,
+                                     title="Serial link") from live.link_failure
+                live.tick()
         finally:
-            link.close()
+            live.close()
 
 
 class SimSource(LinkSource):
