@@ -21,6 +21,7 @@ DEVICE_FILES = (
     "firmware.py",
     "mpu6050.py",
     "lsm6dsox.py",
+    "usbserial.py",
 )
 
 # main.py stays source: MicroPython runs /main.py at boot, it does not look for main.mpy.

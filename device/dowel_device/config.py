@@ -21,10 +21,13 @@ FSR_DIVIDER_OHMS = const(3300)  # fixed resistor from ADC pin to GND; the FSR go
 I2C_ID = const(0)
 I2C_SDA_GPIO = const(4)
 I2C_SCL_GPIO = const(5)
-I2C_FREQ_HZ = const(400000)
+I2C_FREQ_HZ = const(400000)  # probing, and the MPU-6050/6500 (400 kHz at most)
+I2C_FAST_FREQ_HZ = const(1000000)  # the LSM6DSOX takes Fast-mode Plus
+I2C_TIMEOUT_US = const(5000)  # a transfer gives up after this (the port's default is 50 ms)
 
 DEFAULT_RATE_HZ = const(100)
 DEFAULT_OVERSAMPLE = const(4)  # ADC reads averaged per FSR per sample
+OVERSAMPLE_MAX_RATE_HZ = const(200)  # above this, one ADC read per FSR per sample
 STATUS_PERIOD_MS = const(1000)
 WATCHDOG_TIMEOUT_MS = const(2000)
 IMU_RETRY_MS = const(1000)  # how often a missing or failed IMU is probed again

@@ -73,6 +73,7 @@ from .config import (
     FW_MINOR,
     FW_PATCH,
     IMU_RETRY_MS,
+    OVERSAMPLE_MAX_RATE_HZ,
     STATUS_PERIOD_MS,
     WATCHDOG_TIMEOUT_MS,
 )
@@ -89,9 +90,12 @@ _IMU_OK = const(0)
 _IMU_STALE = const(1)  # the last read failed: its fields repeat the last good reading
 _IMU_MISSING = const(2)  # no IMU answered: its fields are 0
 
-# mpremote breaks in with "\r" then Ctrl-C. A command frame can never start with 0x0D (its
-# COBS code byte is at most 10), so "\r\x03" right after a frame delimiter is a break-in, while
-# a 0x03 inside a command is just data (Ctrl-C is disabled while the firmware runs).
+# mpremote breaks in with "\r" then Ctrl-C (older versions: "\r\x03\x03"), then waits before
+# sending more. A command frame can never start with 0x0D (its COBS code byte is at most 10), so
+# "\r\x03" right after a frame delimiter is a break-in. Anywhere else (inside a partial frame,
+# or in junk being skipped) it is one when nothing follows it: a host writes a command frame in
+# one go, so the bytes after a "\r\x03" that is command data are already waiting. Ctrl-C itself
+# is off while the firmware runs, so a 0x03 inside a command is just data.
 _CR = const(0x0D)
 _CTRL_C = const(0x03)
 
@@ -166,9 +170,10 @@ class Firmware:
             raise ValueError("rate_hz must be %d..%d" % (RATE_MIN_HZ, RATE_MAX_HZ))
         if not 1 <= oversample <= 64:
             raise ValueError("oversample must be 1..64")
+        self._oversample_asked = oversample
         self.board = board
         self.rate_hz = rate_hz
-        self.oversample = oversample
+        self.oversample = _oversample_at(rate_hz, oversample)
         self.streaming = False
         self.seq = 0
         self.samples = 0
@@ -178,7 +183,9 @@ class Firmware:
         self.loop_errors = 0
         self.last_error = 0
         self.last_exception = None
-        self.watchdog_started = False
+        # a watchdog that survived a soft reset is fed from the first poll on
+        self.watchdog_started = board.watchdog_running()
+        self.broke_in = False  # the loop ended on an mpremote break-in (not a stray Ctrl-C)
         self.boot_id = bytes(boot_id) if boot_id is not None else _draw_boot_id()
         if len(self.boot_id) != 4:
             raise ValueError("boot_id must be 4 bytes")
@@ -200,6 +207,8 @@ class Firmware:
         self._frame = bytearray(MAX_ENCODED)
         self._flen = 0
         self._discarding = False
+        self._last_rx = 0  # the byte before, for "\r\x03"
+        self._maybe_break = False  # "\r\x03" inside a frame with more bytes waiting
 
         now = board.ticks_us()
         self._next_us = now
@@ -458,6 +467,19 @@ class Firmware:
         while i < n:
             c = rx[i]
             i += 1
+            last = self._last_rx
+            self._last_rx = c
+            if c == _CTRL_C:
+                if last == _CR:
+                    if self._flen == 1 and frame[0] == _CR and not self._discarding:
+                        self._break_in()
+                    if i >= n and not self.board.rx_pending():
+                        self._break_in()
+                    self._maybe_break = True
+                elif self._maybe_break:
+                    self._break_in()  # "\r\x03\x03"
+            else:
+                self._maybe_break = False
             if c == 0:
                 if self._discarding:
                     self._discarding = False
@@ -468,8 +490,6 @@ class Firmware:
                 continue
             if self._discarding:
                 continue
-            if c == _CTRL_C and self._flen == 1 and frame[0] == _CR:
-                self._break_in()
             if self._flen >= MAX_ENCODED:
                 # longer than any frame: junk; drop it up to the next delimiter
                 self._flen = 0
@@ -482,6 +502,8 @@ class Firmware:
     def _break_in(self):
         self._stop()
         self._flen = 0
+        self._maybe_break = False
+        self.broke_in = True
         raise KeyboardInterrupt
 
     def _handle_frame(self, enc):
@@ -523,7 +545,7 @@ class Firmware:
             self._ack(t, s)
         elif t == CMD_SET_RATE:
             rate = msg.values[0]
-            if not RATE_MIN_HZ <= rate <= RATE_MAX_HZ:
+            if not RATE_MIN_HZ <= rate <= RATE_MAX_HZ:  # RATE_MAX_HZ: what the board holds
                 self._nack(t, s, ERR_OUT_OF_RANGE)
                 return
             self._set_rate(rate)
@@ -567,6 +589,7 @@ class Firmware:
     def _set_rate(self, rate):
         self.rate_hz = rate
         self._period_us = 1000000 // rate
+        self.oversample = _oversample_at(rate, self._oversample_asked)
         if self.streaming:
             b = self.board
             now = b.ticks_us()
@@ -581,6 +604,12 @@ class Firmware:
         self._busy_sum_us = 0
         self._busy_slots = 0
         self._busy_peak_us = 0
+
+
+def _oversample_at(rate_hz, asked):
+    """FSR reads averaged per sample at a rate: above OVERSAMPLE_MAX_RATE_HZ the slot has no
+    room for more than one read per FSR."""
+    return asked if rate_hz <= OVERSAMPLE_MAX_RATE_HZ else 1
 
 
 def _describe(e):

@@ -1,7 +1,8 @@
 """LSM6DSOX driver (Adafruit/ST breakouts): accelerometer in milli-g, gyroscope in 0.1 deg/s.
 
 The I2C bus is handed in; the chip is set to 416 Hz, +-4 g and +-500 deg/s. `read_into` does
-one 12-byte burst read into a buffer allocated once and converts with integer arithmetic only.
+one 12-byte burst read into a buffer allocated once and converts with integer arithmetic only;
+`probe` looks for the chip without allocating. The chip takes I2C at 1 MHz (Fast-mode Plus).
 """
 
 from micropython import const
@@ -30,19 +31,36 @@ def _s16(buf, i):
 
 
 class LSM6DSOX:
-    """An LSM6DSOX on an I2C bus; raises OSError if it is absent or is another chip."""
+    """An LSM6DSOX on an I2C bus; raises OSError if it is absent or is another chip.
 
-    def __init__(self, i2c, address=ADDRESS):
+    With check=False nothing is read or written: `probe` and `configure` do it later, without
+    allocating.
+    """
+
+    def __init__(self, i2c, address=ADDRESS, check=True):
         self.i2c = i2c
         self.address = address
         self._buf = bytearray(_BURST_LEN)
         self._reg = bytearray(1)
-        who = self._read_reg(_WHO_AM_I)
-        if who != WHO_AM_I_VALUE:
-            raise OSError(
-                "LSM6DSOX not found at I2C address 0x%02x: WHO_AM_I is 0x%02x, expected 0x%02x"
-                % (address, who, WHO_AM_I_VALUE)
-            )
+        if check:
+            who = self._read_reg(_WHO_AM_I)
+            if who != WHO_AM_I_VALUE:
+                raise OSError(
+                    "LSM6DSOX not found at I2C address 0x%02x: WHO_AM_I is 0x%02x, expected "
+                    "0x%02x" % (address, who, WHO_AM_I_VALUE)
+                )
+            self.configure()
+
+    def probe(self, address):
+        """True if an LSM6DSOX answers at address (kept for later calls)."""
+        self.address = address
+        try:
+            return self._read_reg(_WHO_AM_I) == WHO_AM_I_VALUE
+        except OSError:  # nothing answered: raised by the bus, caught here
+            return False
+
+    def configure(self):
+        """Write every setting (OSError if the chip stops answering)."""
         self._write_reg(_CTRL3_C, _BDU_IF_INC)
         self._write_reg(_CTRL1_XL, _XL_416HZ_4G)
         self._write_reg(_CTRL2_G, _G_416HZ_500DPS)

@@ -144,7 +144,9 @@ GYRO_LSB_DPS = 0.1  # gx_ddps: tenths of a degree per second
 T_US_MODULUS = const(0x40000000)  # t_us wraps at 2**30 (the RP2040's ticks_us period)
 
 RATE_MIN_HZ = const(10)
-RATE_MAX_HZ = const(1000)
+# The fastest rate a dowel holds (bench/firmware_bench.py: RP2040 estimate per rate); SET_RATE
+# above it is refused with OUT_OF_RANGE.
+RATE_MAX_HZ = const(500)
 
 SAMPLE_PAYLOAD_LEN = const(23)
 SAMPLE_BODY_LEN = const(29)

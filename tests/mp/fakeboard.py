@@ -125,12 +125,18 @@ class FakeBoard:
         self.inbox = self.inbox[n:]
         return n
 
+    def rx_pending(self):
+        return len(self.inbox) > 0
+
     def host_send(self, data):
         self.inbox.extend(data)
 
     # the rest
     def led(self, on):
         self.led_on = bool(on)
+
+    def watchdog_running(self):
+        return self.wdt_timeout_ms is not None  # set by watchdog_start, kept over a "soft reset"
 
     def watchdog_start(self, timeout_ms):
         self.wdt_starts += 1

@@ -51,9 +51,9 @@ def raises_oserror(fn):
 
 
 def test_mpu6050_checks_who_am_i_with_a_clear_message():
-    bus = FakeI2C(0x68, {0x75: 0x70})
+    bus = FakeI2C(0x68, {0x75: 0x72})
     msg = raises_oserror(lambda: MPU6050(bus))
-    assert msg is not None and "WHO_AM_I is 0x70" in msg and "MPU-6050" in msg
+    assert msg is not None and "WHO_AM_I is 0x72" in msg and "MPU-6050" in msg
     assert raises_oserror(lambda: MPU6050(FakeI2C(0x69, {0x75: 0x68}))) is not None
 
 
@@ -133,3 +133,36 @@ class FakeI2CNoAlloc:
 
     def writeto_mem(self, addr, reg, buf):
         pass
+
+
+def test_mpu6500_is_accepted_and_gets_its_accelerometer_filter():
+    # many GY-521 boards carry an MPU-6500 (WHO_AM_I 0x70): same registers, plus ACCEL_CONFIG2
+    bus = FakeI2C(0x68, {0x75: 0x70})
+    imu = MPU6050(bus)
+    regs = dict((reg, v[0]) for reg, v in bus.writes)
+    assert regs[0x1C] == 0x08 and regs[0x1B] == 0x08 and regs[0x1D] == 0x03
+    bus.put_be(0x3B, 8192)
+    out = array("h", [0] * 6)
+    imu.read_into(out)
+    assert out[0] == 1000
+    # the MPU-6050 does not get the MPU-6500's register
+    bus6050 = FakeI2C(0x68, {0x75: 0x68})
+    MPU6050(bus6050)
+    assert 0x1D not in dict((reg, v[0]) for reg, v in bus6050.writes)
+
+
+def test_probe_allocates_nothing_whether_the_chip_is_there_or_not():
+    absent = FakeI2C(0x69, {0x75: 0x68})  # nothing at 0x68: every read there raises OSError
+    mpu = MPU6050(absent, check=False)
+    lsm = LSM6DSOX(FakeI2CNoAlloc(0x6A, 0x0F, 0x6C), check=False)
+    micropython.heap_lock()
+    try:
+        for _ in range(100):
+            a = mpu.probe(0x68)
+            b = mpu.probe(0x69)
+            c = lsm.probe(0x6A)
+            d = lsm.probe(0x6A)
+            lsm.configure()
+    finally:
+        micropython.heap_unlock()
+    assert (a, b, c, d) == (False, True, True, True)

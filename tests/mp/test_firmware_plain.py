@@ -245,11 +245,21 @@ def test_unknown_and_device_to_host_types_are_nacked_unknown_command():
 def test_rate_outside_the_range_is_nacked_and_ignored():
     board = FakeBoard()
     fw = Firmware(board)
-    for seq, rate in ((31, 9), (32, 1001), (33, 0), (34, 65535)):
+    for seq, rate in ((31, 9), (32, 501), (33, 1000), (34, 0), (35, 65535)):
         msgs = command(board, fw, CMD_SET_RATE, seq, (rate,))
         assert msgs[0].values == (CMD_SET_RATE, seq, ERR_OUT_OF_RANGE), rate
     assert fw.rate_hz == 100
-    for seq, rate in ((35, 10), (36, 1000), (37, 500)):
+
+
+def test_rates_the_board_holds_are_taken_and_above_200_hz_fsrs_are_read_once():
+    board = FakeBoard()
+    fw = Firmware(board)  # oversample 4 by default
+    for seq, rate, oversample in ((1, 200, 4), (2, 500, 1), (3, 201, 1), (4, 100, 4)):
+        msgs = command(board, fw, CMD_SET_RATE, seq, (rate,))
+        assert msgs[0].values == (CMD_SET_RATE, seq), rate
+        info = command(board, fw, CMD_GET_INFO, 10 + seq)[0]
+        assert (info.rate_hz, info.oversample) == (rate, oversample)
+    for seq, rate in ((35, 10), (36, 500), (37, 499)):
         assert command(board, fw, CMD_SET_RATE, seq, (rate,))[0].values == (CMD_SET_RATE, seq)
         assert fw.rate_hz == rate
 

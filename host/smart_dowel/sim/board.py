@@ -74,12 +74,14 @@ class SimBoard:
     .sent (a list of bytes), no host input.
     """
 
-    def __init__(self, body, clock=None, out=None, inp=None, seed=None, ticks_start_us=0):
+    def __init__(self, body, clock=None, out=None, inp=None, seed=None, ticks_start_us=0,
+                 pending=None):
         self.body = body
         self.clock = clock if clock is not None else RealClock()
         self.sent = []
         self._out = out if out is not None else self._keep
         self._inp = inp if inp is not None else (lambda buf: 0)
+        self._pending = pending if pending is not None else (lambda: False)
         seed = body.seed if seed is None else seed
         self.board_id = b"SIMD" + struct.pack(">I", seed & 0xFFFFFFFF)
         self._rand = random.Random(seed * 7919 + 17)
@@ -170,6 +172,12 @@ class SimBoard:
 
     def read_into(self, buf):
         return self._inp(buf)
+
+    def rx_pending(self):
+        return self._pending()
+
+    def watchdog_running(self):
+        return False  # a simulated power-on starts with the watchdog off
 
     # --- the rest ---------------------------------------------------------------------------
     def led(self, on):

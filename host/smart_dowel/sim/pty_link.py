@@ -3,6 +3,7 @@ like /dev/ttyACM0, while the device side writes frames to and reads commands fro
 """
 
 import os
+import select
 import tty
 
 
@@ -41,6 +42,10 @@ class PtyLink:
             return False
         self._pending = self._pending[n:]
         return not self._pending
+
+    def rx_pending(self):
+        """True if the client's bytes are waiting (none is read)."""
+        return bool(select.select([self.master], [], [], 0)[0])
 
     def read_into(self, buf):
         try:

@@ -133,7 +133,7 @@ class SimulatedDowel:
         self.link = PtyLink()
         if self.runtime == "cpython":
             self.board = SimBoard(self.body, RealClock(self.speed), out=self.link.write,
-                                  inp=self.link.read_into)
+                                  inp=self.link.read_into, pending=self.link.rx_pending)
             self._thread = threading.Thread(target=self._run_cpython, name="simulated-dowel",
                                             daemon=True)
         else:

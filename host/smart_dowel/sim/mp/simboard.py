@@ -156,6 +156,12 @@ class MpSimBoard:
         n = self._in.readinto(buf)
         return n or 0
 
+    def rx_pending(self):
+        return bool(self._poll.poll(0))
+
+    def watchdog_running(self):
+        return False  # a simulated power-on starts with the watchdog off
+
     # --- the rest --------------------------------------------------------------------------
     def led(self, on):
         self.led_on = bool(on)
