@@ -1,25 +1,51 @@
-"""What the dowel's Pico runs at boot: the real board and the firmware, streaming protocol v1
-over USB once the host sends START.
+import micropython  # the first statement: see below
 
-Pressing BOOTSEL within a second of power-up skips the firmware. An mpremote break-in ("\\r\\x03" between
-frames) ends it and leaves the port to the REPL, so `dowel flash` and mpremote keep working.
-"""
+micropython.kbd_intr(-1)
 
-from dowel_device.board import Board
-from dowel_device.firmware import Firmware
+# What the dowel's Pico runs at boot: the real board and the firmware, streaming protocol v1
+# over USB once the host sends START.
+#
+# Ctrl-C is switched off by the first two statements, before anything else runs: MicroPython
+# arms Ctrl-C for main.py, and a host that opens the port sends GET_INFO at once (every command
+# with seq < 256 contains a 0x03). A 0x03 that arrived before that became a pending
+# KeyboardInterrupt, which the VM raises at its next check, somewhere in the imports or the
+# set-up: every step below runs inside the loop's try, and a KeyboardInterrupt that is not the
+# firmware's own break-in (fw.broke_in) starts the boot again. From then on a 0x03 is data.
+#
+# Pressing BOOTSEL within a second of power-up skips the firmware. An mpremote break-in ("\\r\\x03")
+# ends it and leaves the port to the REPL, so `dowel flash` and mpremote keep working.
+
+
+def _forget_partial_imports():
+    import sys
+
+    for name in list(sys.modules):
+        if name.startswith("dowel_"):
+            del sys.modules[name]
 
 
 def main():
-    board = Board()
-    if board.safe_mode():
-        board.release_console()
-        print("smart-dowel: BOOTSEL pressed, firmware not started")
-        return
-    try:
-        Firmware(board).run()
-    except KeyboardInterrupt:
-        board.release_console()
-        print("smart-dowel: firmware stopped for the REPL")
+    while True:
+        fw = None
+        try:
+            micropython.kbd_intr(-1)  # again: a restart may come from anywhere below
+            from dowel_device.board import Board
+            from dowel_device.firmware import Firmware
+
+            board = Board()
+            if board.safe_mode():
+                board.release_console()
+                print("smart-dowel: BOOTSEL pressed, firmware not started")
+                return
+            fw = Firmware(board)
+            fw.run()
+        except KeyboardInterrupt:
+            if fw is not None and fw.broke_in:
+                fw.board.release_console()
+                print("smart-dowel: firmware stopped for the REPL")
+                return
+            # a Ctrl-C from before kbd_intr(-1): start again from the imports
+            _forget_partial_imports()
 
 
 main()

@@ -12,6 +12,7 @@ PROTOCOL_FILES = (
     "crc.py",
     "messages.py",
     "decoder.py",
+    "native.py",
 )
 
 DEVICE_FILES = (
@@ -24,7 +25,11 @@ DEVICE_FILES = (
     "usbserial.py",
 )
 
-# main.py stays source: MicroPython runs /main.py at boot, it does not look for main.mpy.
+# Files that go onto the board as source: main.py (MicroPython runs /main.py at boot, it does not
+# look for main.mpy), and native.py, whose viper code the board's own compiler turns into Thumb
+# code (a .mpy with native code loads only on the MicroPython version that made it).
+SOURCE = ("main.py", "lib/dowel_protocol/native.py")
+
 FILES = (
     tuple(("protocol/dowel_protocol/" + f, "lib/dowel_protocol/" + f) for f in PROTOCOL_FILES)
     + tuple(("device/dowel_device/" + f, "lib/dowel_device/" + f) for f in DEVICE_FILES)

@@ -55,13 +55,19 @@ def run_micropython(args, timeout=120, extra_paths=(), input=None):
     )
 
 
-def run_micropython_tests(module_name, timeout=300):
+def run_micropython_tests(module_name, timeout=300, first_paths=()):
     """Run the plain test_* functions of tests/mp/<module_name>.py under MicroPython.
 
-    Fails the calling pytest test, with MicroPython's output, unless every test passed.
-    Returns the number of tests that passed.
+    first_paths go before the others on MICROPYPATH (tests/mp/rp2env: stand-ins for the rp2
+    port's machine, rp2 and time modules). Fails the calling pytest test, with MicroPython's
+    output, unless every test passed. Returns the number of tests that passed.
     """
-    proc = run_micropython([str(MP_DIR / "mprun.py"), module_name], timeout=timeout)
+    env = micropython_env()
+    if first_paths:
+        env["MICROPYPATH"] = ":".join([str(p) for p in first_paths] + [env["MICROPYPATH"]])
+    proc = subprocess.run([micropython_binary(), str(MP_DIR / "mprun.py"), module_name],
+                          cwd=str(REPO), env=env, capture_output=True, text=True,
+                          timeout=timeout)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, "MicroPython run of %s failed:\n%s" % (module_name, out)
     last = [ln for ln in proc.stdout.splitlines() if ln.endswith("failed")][-1]

@@ -34,6 +34,11 @@ def test_firmware_plain_tests_pass_under_cpython():
     _run_under_cpython("test_firmware_plain")
 
 
+def test_real_board_module_on_rp2_stand_ins_under_micropython():
+    # probe without allocation, MPU-6500, bus speed, stuck bus, watchdog over a soft reset
+    assert run_micropython_tests("test_firmware_board", first_paths=[MP_DIR / "rp2env"]) == 9
+
+
 def test_usb_output_never_blocks_on_a_host_that_stops_draining_under_micropython():
     assert run_micropython_tests("test_firmware_usb") == 6
 

@@ -14,7 +14,7 @@ from os import urandom  # rp2: bits from the ring oscillator; also on CPython an
 
 from dowel_protocol.cobs import decode as cobs_decode
 from dowel_protocol.cobs import encode_into as cobs_encode_into
-from dowel_protocol.crc import crc16_table
+from dowel_protocol.crc import crc16_buf
 from dowel_protocol.errors import ProtocolError, UnknownTypeError, VersionError
 from dowel_protocol.messages import (
     ACK,
@@ -142,7 +142,7 @@ class _StatusWriter:
         )
         struct.pack_into(_STATUS_BUSY_FMT, body, _STATUS_BUSY_AT,
                          busy_mean_us & _SMALL_MASK, busy_max_us & _SMALL_MASK)
-        c = crc16_table(body, _STATUS_BODY_LEN - CRC_LEN)
+        c = crc16_buf(body, _STATUS_BODY_LEN - CRC_LEN)
         body[_STATUS_BODY_LEN - 2] = c & 0xFF
         body[_STATUS_BODY_LEN - 1] = c >> 8
         frame = self.frame

@@ -46,6 +46,13 @@ def load_manifest(path=MANIFEST):
     return list(scope["FILES"])
 
 
+def load_manifest_source(path=MANIFEST):
+    """Board paths that go on as source, not compiled (main.py, the viper module)."""
+    scope = {}
+    exec(compile(Path(path).read_text(), str(path), "exec"), scope)
+    return set(scope["SOURCE"])
+
+
 def _tool(module, binary, what):
     found = shutil.which(binary) or _beside_python(binary)
     if found:
@@ -73,8 +80,9 @@ def find_mpremote():
 
 def build(out_dir, files=None, mpy_cross=None):
     """Compile the manifest into out_dir, laid out as on the board; returns
-    [(local file, path on the board)]. main.py is copied as source (the board boots main.py)."""
+    [(local file, path on the board)]. The manifest's SOURCE files are copied as they are."""
     files = load_manifest() if files is None else files
+    source = load_manifest_source()
     mpy_cross = mpy_cross or find_mpy_cross()
     out_dir = Path(out_dir)
     built = []
@@ -82,7 +90,7 @@ def build(out_dir, files=None, mpy_cross=None):
         src_path = REPO / src
         if not src_path.is_file():
             raise FirmwareError("manifest lists %s, which does not exist" % src)
-        if dest == "main.py":
+        if dest in source:
             target = out_dir / dest
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(src_path, target)

@@ -1,7 +1,8 @@
 """Consistent Overhead Byte Stuffing: removes every 0x00 so that 0x00 can end a frame.
 
 `encode_into` writes into a caller's buffer without allocating (the firmware's sampling loop
-uses it); `encode`/`decode` return new bytes for everything else.
+uses it; the viper version in native.py where MicroPython's native emitter exists, the plain one
+elsewhere); `encode`/`decode` return new bytes for everything else.
 """
 
 from .errors import CobsError
@@ -12,7 +13,7 @@ def max_encoded_len(n):
     return n + n // 254 + 1
 
 
-def encode_into(src, n, dst, start=0):
+def encode_into_plain(src, n, dst, start=0):
     """COBS-encode src[0:n] into dst[start:]; return the index just past the output.
 
     dst must hold max_encoded_len(n) bytes from start. No heap allocation.
@@ -40,6 +41,23 @@ def encode_into(src, n, dst, start=0):
         i += 1
     dst[code_i] = code
     return out
+
+
+try:
+    from .native import cobs_encode_into as _encode_native
+except (ImportError, SyntaxError, ValueError):  # CPython, or no native emitter
+    _encode_native = None
+
+NATIVE = _encode_native is not None
+
+if _encode_native is not None:
+
+    def encode_into(src, n, dst, start=0):
+        """encode_into_plain's result, computed by the viper version in native.py."""
+        return _encode_native(src, n, dst, start)
+
+else:
+    encode_into = encode_into_plain
 
 
 def encode(data):

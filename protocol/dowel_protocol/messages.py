@@ -10,7 +10,7 @@ import struct
 from .cobs import decode as cobs_decode
 from .cobs import encode_into as cobs_encode_into
 from .compat import const
-from .crc import crc16, crc16_table
+from .crc import crc16, crc16_buf
 from .errors import CrcError, FrameError, UnknownTypeError, VersionError
 
 PROTOCOL_MAJOR = const(1)
@@ -343,7 +343,7 @@ class SampleWriter:
             head, midback, tailbone,
             imu[0], imu[1], imu[2], imu[3], imu[4], imu[5], flags,
         )
-        c = crc16_table(body, SAMPLE_BODY_LEN - 2)
+        c = crc16_buf(body, SAMPLE_BODY_LEN - 2)
         body[SAMPLE_BODY_LEN - 2] = c & 0xFF
         body[SAMPLE_BODY_LEN - 1] = c >> 8
         frame = self.frame

@@ -314,6 +314,40 @@ def test_mpremote_break_in_stops_streaming_and_raises_keyboard_interrupt():
     assert not fw.streaming and board.streaming_calls[-1] is False and not board.led_on
 
 
+def breaks_in(fw):
+    try:
+        fw.poll()
+    except KeyboardInterrupt:
+        return True
+    return False
+
+
+def test_break_in_inside_a_partial_frame_is_recognised():
+    # mpremote can arrive while a command is half received, or in the middle of junk
+    board, fw, _ = started()
+    run_samples(fw, 3)
+    board.host_send(pack(CMD_PING, 7)[:5])  # a frame cut short (an unplugged host)
+    fw.poll()
+    assert fw.streaming
+    board.host_send(b"\r\x03")
+    assert breaks_in(fw) and fw.broke_in and not fw.streaming
+
+
+def test_older_mpremote_break_in_with_two_ctrl_c_inside_junk_is_recognised():
+    board, fw, _ = started()
+    board.host_send(b"\x05\x99\x42\r\x03\x03\r\x01")  # junk, then "\r\x03\x03" and more
+    assert breaks_in(fw) and fw.broke_in
+
+
+def test_a_command_containing_cr_ctrl_c_is_data_not_a_break_in():
+    board, fw, _ = started()
+    frame = pack(CMD_PING, 0x030D)  # its header's seq bytes are 0D 03
+    assert b"\r\x03" in frame[1:-1]
+    msgs = command(board, fw, CMD_PING, 0x030D)
+    assert fw.streaming and not fw.broke_in
+    assert (CMD_PING, 0x030D) in [m.values for m in of_type(msgs, ACK)]
+
+
 # --- the stream --------------------------------------------------------------------------
 
 

@@ -352,3 +352,47 @@ def test_errors_name_the_command_when_the_header_can_be_trusted():
     flipped[4] ^= 1
     e = caught(cobs.encode(bytes(flipped)))
     assert isinstance(e, p.CrcError) and e.seq is None and e.msg_type is None
+
+
+def test_the_crc_table_literal_is_the_computed_table():
+    from dowel_protocol import crc
+
+    assert crc._TABLE == crc.make_table()
+
+
+def _has_emitter():
+    try:
+        exec("@micropython.viper\ndef _f(x: int) -> int:\n    return x\n", {"micropython": micropython})
+    except SyntaxError:
+        return False
+    return True
+
+
+def test_native_crc_and_cobs_are_used_where_the_emitter_exists_and_agree_with_plain():
+    from dowel_protocol import cobs as c
+    from dowel_protocol import crc
+
+    assert crc.NATIVE == c.NATIVE
+    if micropython is not None:
+        assert crc.NATIVE == _has_emitter()
+    else:
+        assert not crc.NATIVE  # CPython runs the plain versions
+    seed = 12345
+    for n in (0, 1, 2, 29, 46, 200, 253, 254, 255, 300):
+        data = bytearray(n)
+        for i in range(n):
+            seed = (seed * 1103515245 + 12345) & 0x7FFFFFFF
+            data[i] = 0 if seed % 5 == 0 else (seed >> 8) & 0xFF
+        assert crc.crc16_buf(data, n) == crc.crc16_table(data, n), n
+        out1 = bytearray(c.max_encoded_len(n))
+        out2 = bytearray(c.max_encoded_len(n))
+        assert c.encode_into(data, n, out1) == c.encode_into_plain(data, n, out2), n
+        assert out1 == out2, n
+
+
+def test_native_encoder_refuses_a_buffer_too_small_instead_of_writing_past_it():
+    from dowel_protocol import cobs as c
+
+    # viper has no bounds checks of its own: the native encoder checks first (ValueError);
+    # the plain one runs into Python's (IndexError)
+    _raises((ValueError, IndexError), c.encode_into, b"\x01\x02\x03", 3, bytearray(3))
