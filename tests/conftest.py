@@ -13,10 +13,13 @@ MP_DIR = REPO / "tests" / "mp"
 
 # tests/mp holds plain test modules; most run under both interpreters. These need
 # MicroPython's own modules (heap_lock, the drivers' const) and run only through
-# tests/test_firmware_micropython.py; the other two are not tests.
+# tests/test_firmware_micropython.py; the others are not tests.
 collect_ignore = [
     "mp/test_firmware_alloc.py",
     "mp/test_firmware_drivers.py",
+    "mp/test_firmware_board.py",  # on the rp2 stand-ins in mp/rp2env
+    "mp/rp2env",
+    "mp/startup_harness.py",
     "mp/mprun.py",
     "mp/fakeboard.py",
 ]
