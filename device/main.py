@@ -10,42 +10,33 @@ micropython.kbd_intr(-1)
 # with seq < 256 contains a 0x03). A 0x03 that arrived before that became a pending
 # KeyboardInterrupt, which the VM raises at its next check, somewhere in the imports or the
 # set-up: every step below runs inside the loop's try, and a KeyboardInterrupt that is not the
-# firmware's own break-in (fw.broke_in) starts the boot again. From then on a 0x03 is data.
+# firmware's own break-in (BreakIn) starts the boot again. From then on a 0x03 is data.
 #
 # Pressing BOOTSEL within a second of power-up skips the firmware. An mpremote break-in ("\\r\\x03")
 # ends it and leaves the port to the REPL, so `dowel flash` and mpremote keep working.
 
 
-def _forget_partial_imports():
-    import sys
+while True:
+    # no statement of main.py's own runs outside this try
+    try:
+        micropython.kbd_intr(-1)  # again: a restart may come from anywhere in here
+        from dowel_device.board import Board
+        from dowel_device.firmware import Firmware
 
-    for name in list(sys.modules):
-        if name.startswith("dowel_"):
-            del sys.modules[name]
+        board = Board()
+        if board.safe_mode():
+            board.release_console()
+            print("smart-dowel: BOOTSEL pressed, firmware not started")
+            break
+        Firmware(board).run()
+    except KeyboardInterrupt as e:
+        if type(e).__name__ == "BreakIn":  # the firmware's own: mpremote is breaking in
+            e.args[0].release_console()
+            print("smart-dowel: firmware stopped for the REPL")
+            break
+        # a Ctrl-C from before kbd_intr(-1): forget half-done imports, start again
+        import sys
 
-
-def main():
-    while True:
-        fw = None
-        try:
-            micropython.kbd_intr(-1)  # again: a restart may come from anywhere below
-            from dowel_device.board import Board
-            from dowel_device.firmware import Firmware
-
-            board = Board()
-            if board.safe_mode():
-                board.release_console()
-                print("smart-dowel: BOOTSEL pressed, firmware not started")
-                return
-            fw = Firmware(board)
-            fw.run()
-        except KeyboardInterrupt:
-            if fw is not None and fw.broke_in:
-                fw.board.release_console()
-                print("smart-dowel: firmware stopped for the REPL")
-                return
-            # a Ctrl-C from before kbd_intr(-1): start again from the imports
-            _forget_partial_imports()
-
-
-main()
+        for name in list(sys.modules):
+            if name.startswith("dowel_"):
+                del sys.modules[name]

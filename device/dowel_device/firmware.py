@@ -121,6 +121,10 @@ def _draw_boot_id():
     return bytes(urandom(4))
 
 
+class BreakIn(KeyboardInterrupt):
+    """mpremote broke in: the firmware stopped, the port goes to the REPL. args[0]: the board."""
+
+
 class _StatusWriter:
     """Packs STATUS frames into buffers made once (STATUS goes out every second while
     streaming, so it must not allocate either)."""
@@ -504,7 +508,7 @@ class Firmware:
         self._flen = 0
         self._maybe_break = False
         self.broke_in = True
-        raise KeyboardInterrupt
+        raise BreakIn(self.board)
 
     def _handle_frame(self, enc):
         """Decode one command frame with the shared protocol code and NACK what is wrong."""
