@@ -99,8 +99,8 @@ _IMU_MISSING = const(2)  # no IMU answered: its fields are 0
 _CR = const(0x0D)
 _CTRL_C = const(0x03)
 
-# STATUS counters wrap at 2**30: on the RP2040 a MicroPython small int holds 31 bits, and
-# anything wider (even the constant 0xFFFFFFFF) is a heap-allocated big int.
+# Counters wrap at 2**30, as STATUS sends them: on the RP2040 a MicroPython small int holds 31
+# bits, and anything wider (even the constant 0xFFFFFFFF) is a heap-allocated big int.
 _SMALL_MASK = const(0x3FFFFFFF)
 # Busy sums are clamped here (about 100 s), far inside the small-int range.
 _BUSY_CAP_US = const(100000000)
@@ -238,9 +238,13 @@ class Firmware:
         if max_samples is None:
             while True:
                 self.poll()
-        stop_at = self.samples + max_samples
-        while self.samples < stop_at:
+        taken = 0
+        last = self.samples
+        while taken < max_samples:
             self.poll()
+            if self.samples != last:
+                taken += (self.samples - last) & _SMALL_MASK
+                last = self.samples
 
     def poll(self):
         """One iteration: host commands, then the next sample when its slot comes.
@@ -318,7 +322,7 @@ class Firmware:
         if late >= period:
             # whole slots were missed: skip them (no burst of catch-up samples) and count them
             missed = late // period
-            self.overruns += missed
+            self.overruns = _count(self.overruns, missed)
             flags |= FLAG_LATE
             self._next_us = b.ticks_add(self._next_us, missed * period)
         self._next_us = b.ticks_add(self._next_us, period)
@@ -342,7 +346,8 @@ class Firmware:
             flags |= FLAG_IMU_MISSING
 
         frame = self._writer.pack(self.seq, now, head, midback, tailbone, imu, flags)
-        self.samples += 1
+        n = self.samples
+        self.samples = n + 1 if n < _SMALL_MASK else 0  # wraps like STATUS: no big int, ever
         self._send(frame)
 
     def _read_fsr(self, ch, n):
@@ -360,13 +365,13 @@ class Firmware:
         d = self.board.ticks_diff(now, self._up_mark)
         if d >= 1000:
             ms = d // 1000
-            self._up_ms = (self._up_ms + ms) & _SMALL_MASK
+            self._up_ms = _count(self._up_ms, ms)
             self._up_mark = self.board.ticks_add(self._up_mark, ms * 1000)
 
     # --------------------------------------------------------------------------------- IMU
 
     def _imu_failed(self, e, now):
-        self.imu_errors += 1
+        self.imu_errors = _count(self.imu_errors, 1)
         self._imu_state = _IMU_STALE
         self._imu_retry_due = self.board.ticks_add(now, IMU_RETRY_MS * 1000)
         self._send_text(
@@ -385,7 +390,7 @@ class Firmware:
             self._send_text(LEVEL_INFO, "IMU %s found" % IMU_NAMES.get(found, "?"))
             return
         if self._imu_seen:
-            self.imu_errors += 1
+            self.imu_errors = _count(self.imu_errors, 1)
         if self._imu_state != _IMU_MISSING:
             # nothing answers any more: stop repeating the old reading
             self._imu_state = _IMU_MISSING
@@ -403,7 +408,7 @@ class Firmware:
         # gap and counts the frame lost
         self.seq = (self.seq + 1) & 0xFFFF
         if not self.board.write(frame):
-            self.drops += 1
+            self.drops = _count(self.drops, 1)
 
     def _send_message(self, msg_type, values):
         self._send(pack(msg_type, self.seq, values))
@@ -447,7 +452,7 @@ class Firmware:
         self._send_message(NACK, (cmd_type, cmd_seq, error))
 
     def _loop_error(self, e):
-        self.loop_errors += 1
+        self.loop_errors = _count(self.loop_errors, 1)
         self.last_error = ERR_INTERNAL
         self.last_exception = e
         b = self.board
@@ -608,6 +613,12 @@ class Firmware:
         self._busy_sum_us = 0
         self._busy_slots = 0
         self._busy_peak_us = 0
+
+
+def _count(value, n):
+    """value + n, wrapping at 2**30 with no intermediate value outside the small-int range."""
+    room = _SMALL_MASK - value
+    return value + n if n <= room else n - room - 1
 
 
 def _oversample_at(rate_hz, asked):

@@ -2,14 +2,44 @@
 
 Virtual clock (sleep_us advances it; ticks wrap at 2**30 like the RP2040's), scripted FSR and
 IMU values, an IMU that can fail and come back, a host that can stop reading, and the bytes
-sent captured for decoding. Nothing here allocates on the sampling path when capture is off.
+sent captured for decoding. Nothing here allocates on the sampling path when capture is off,
+on a 32-bit MicroPython too: the tick arithmetic and every counter stay inside the 31-bit
+small-int range (no intermediate value reaches 2**30), as tests/test_firmware_int31.py checks.
 """
 
 from dowel_protocol.messages import IMU_MPU6050, IMU_NONE
 
-TICKS_PERIOD = 1 << 30
-_MASK = TICKS_PERIOD - 1
-_HALF = TICKS_PERIOD >> 1
+TICKS_PERIOD = 1 << 30  # for the tests' arithmetic only: on a 32-bit build this is a big int
+_MASK = 0x3FFFFFFF
+_HALF = 0x20000000
+
+
+def _add(t, delta):
+    """(t + delta) mod 2**30 for t in 0..2**30-1 and |delta| < 2**29, like time.ticks_add."""
+    if delta >= 0:
+        r = (t - _MASK) + delta - 1  # t + delta - 2**30, computed without reaching 2**30
+        if r >= 0:
+            return r
+    else:
+        r = t + delta
+        if r >= 0:
+            return r
+    return r + _MASK + 1
+
+
+def _diff(a, b):
+    """a - b as a signed value in -2**29..2**29-1, like time.ticks_diff."""
+    d = a - b
+    if d >= _HALF:
+        return d - _MASK - 1
+    if d < -_HALF:
+        return d + _MASK + 1
+    return d
+
+
+def _inc(n, by=1):
+    room = _MASK - n
+    return n + by if by <= room else by - room - 1
 
 
 class FakeBoard:
@@ -54,18 +84,18 @@ class FakeBoard:
         return self.now
 
     def ticks_add(self, t, delta):
-        return (t + delta) & _MASK
+        return _add(t, delta)
 
     def ticks_diff(self, a, b):
-        return ((a - b + _HALF) & _MASK) - _HALF
+        return _diff(a, b)
 
     def sleep_us(self, us):
         if us > 0:
-            self.now = (self.now + us) & _MASK
-            self.slept_us += us
+            self.now = _add(self.now, us)
+            self.slept_us = _inc(self.slept_us, us)
 
     def advance(self, us):
-        self.now = (self.now + us) & _MASK
+        self.now = _add(self.now, us)
 
     # sensors
     def read_fsr(self, ch):
@@ -74,18 +104,18 @@ class FakeBoard:
             self.fsr_error = None
             raise e
         if self.stall_us:
-            self.now = (self.now + self.stall_us) & _MASK
+            self.now = _add(self.now, self.stall_us)
             self.stall_us = 0
         if self.adc_cost_us:
-            self.now = (self.now + self.adc_cost_us) & _MASK
+            self.now = _add(self.now, self.adc_cost_us)
         vals = self.fsr[ch]
         i = self._fsr_i[ch]
-        self._fsr_i[ch] = i + 1
-        self.adc_reads += 1
-        return vals[i % len(vals)]
+        self._fsr_i[ch] = i + 1 if i + 1 < len(vals) else 0
+        self.adc_reads = _inc(self.adc_reads)
+        return vals[i]
 
     def imu_probe(self):
-        self.probes += 1
+        self.probes = _inc(self.probes)
         if self.imu_present and not self.imu_fail:
             return self.imu_type
         return IMU_NONE
@@ -100,17 +130,17 @@ class FakeBoard:
         out[3] = v[3]
         out[4] = v[4]
         out[5] = v[5]
-        self.imu_reads += 1
+        self.imu_reads = _inc(self.imu_reads)
 
     # host link
     def write(self, buf):
         if self.refuse:
             if self.refuse > 0:
                 self.refuse -= 1
-            self.refused += 1
+            self.refused = _inc(self.refused)
             return False
-        self.frames_out += 1
-        self.bytes_out += len(buf)
+        self.frames_out = _inc(self.frames_out)
+        self.bytes_out = _inc(self.bytes_out, len(buf))
         if self.capture:
             self.out.extend(buf)
         return True
@@ -143,7 +173,7 @@ class FakeBoard:
         self.wdt_timeout_ms = timeout_ms
 
     def watchdog_feed(self):
-        self.feeds += 1
+        self.feeds = _inc(self.feeds)
 
     def set_streaming(self, on):
         self.streaming_calls.append(bool(on))
