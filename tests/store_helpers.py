@@ -18,6 +18,19 @@ def data_dir(tmp_path, monkeypatch):
     return d
 
 
+@pytest.fixture
+def open_tmp():
+    """A fresh directory that other users can reach (pytest's tmp_path is inside a 0700 one),
+    for tests that run as an unprivileged user."""
+    import shutil
+    import tempfile
+
+    d = Path(tempfile.mkdtemp(prefix="dowel-test-"))
+    os.chmod(d, 0o755)
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
 def dowel(*args, env=None, timeout=60, **kw):
     """Run the `dowel` command line in a subprocess; returns the CompletedProcess (text)."""
     return subprocess.run(

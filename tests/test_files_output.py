@@ -9,7 +9,7 @@ import socket
 import stat
 
 import pytest
-from store_helpers import data_dir, dowel, dowel_as_user, mode  # noqa: F401
+from store_helpers import data_dir, dowel, dowel_as_user, mode, open_tmp  # noqa: F401
 
 from smart_dowel import private
 from smart_dowel.private import OutputFileError, atomic_output, create_private
@@ -245,11 +245,10 @@ def test_a_symlinked_database_is_refused_and_its_target_untouched(data_dir, tmp_
     assert mode(elsewhere) == 0o644 and digest(elsewhere) == before
 
 
-def test_another_users_private_data_directory_is_one_clear_line(tmp_path):
+def test_another_users_private_data_directory_is_one_clear_line(open_tmp):
     """Run as a real unprivileged user (root would read it anyway)."""
-    theirs = tmp_path / "theirs"
+    theirs = open_tmp / "theirs"
     theirs.mkdir()
-    os.chmod(tmp_path, 0o755)
     os.chmod(theirs, 0o700 if os.geteuid() == 0 else 0o000)  # root's own; or unreadable to us
     env = dict(os.environ, DOWEL_DATA_DIR=str(theirs))
     try:
@@ -257,7 +256,8 @@ def test_another_users_private_data_directory_is_one_clear_line(tmp_path):
                     ("report", "1", "--out", "/tmp/never-%d.html" % os.getpid())):
             r = dowel_as_user(*cmd, env=env)
             err = one_line(r)
-            assert "the data directory %s cannot be read by you (Permission denied" % theirs in err, err
+            assert "the data directory %s cannot be read by you (Permission denied: owner uid" \
+                % theirs in err, err
             assert "DOWEL_DATA_DIR" in err
     finally:
         os.chmod(theirs, 0o700)

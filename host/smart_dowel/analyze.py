@@ -4,43 +4,178 @@ session, printing the reps as a table or as product.md's JSON.
 
 import importlib
 import json
-import os
 import sys
+from collections import Counter
 
-from .csvfile import looks_like_csv, read_csv
+import numpy as np
+
+from .csvfile import CsvReader, looks_like_csv
 from .errors import InputFileError
-from .pipeline import Calibration, analyze
-from .recording import MAGIC, is_recording, read_recording
+from .inputs import DEFAULT_TIMEOUT_S, open_input
+from .pipeline import Calibration, Pipeline, PipelineConfig
+from .pipeline.batch import CHUNK, Analysis
+from .recording import RecordingReader, is_recording
 
 SESSION_PREFIX = "session:"
 # Hook for stored sessions: the store provides this function,
 #   load_for_analysis(session_id: int) -> (Samples, Calibration | dict | None, source: dict)
 # raising InputFileError (or StoreError) when the session cannot be read.
 SESSION_LOADER = "smart_dowel.store.analysis:load_for_analysis"
+MAX_SESSION_ID = 2 ** 63 - 1  # SQLite's largest integer
 
 
-def load_input(spec):
-    """(Samples, Calibration or None, source dict) for a file path or `session:ID`."""
+class Input:
+    """One input, read once in chunks: `chunks()` yields Samples; `calibration`; `source`
+    (completed once the chunks are read: units assumed, decoder counters, ...)."""
+
+    def __init__(self, chunks, calibration, source, close=None, finish=None):
+        self._chunks = chunks
+        self.calibration = calibration
+        self.source = source
+        self._close = close
+        self._finish = finish
+
+    def chunks(self):
+        yield from self._chunks
+        if self._finish is not None:
+            self._finish(self.source)
+
+    def close(self):
+        if self._close is not None:
+            self._close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def open_source(spec, units=None, timeout_s=DEFAULT_TIMEOUT_S):
+    """The Input for a file path (a regular file, a pipe or a FIFO) or `session:ID`."""
     if spec.startswith(SESSION_PREFIX):
-        return _load_session(spec[len(SESSION_PREFIX):])
-    if not os.path.exists(spec):
-        raise InputFileError("%s: no such file" % spec)
-    if os.path.isdir(spec):
-        raise InputFileError("%s: is a directory, expected a recording or a CSV file" % spec)
+        samples, cal, source = _load_session(spec[len(SESSION_PREFIX):])
+        return Input((samples[i:i + CHUNK] for i in range(0, len(samples), CHUNK)), cal, source)
+    head, stream = open_input(spec, timeout_s)
     try:
-        with open(spec, "rb") as f:
-            head = f.read(len(MAGIC) + 4096)
-    except OSError as e:
-        raise InputFileError("%s: cannot open (%s)" % (spec, e.strerror or e)) from e
-    if is_recording(head):
-        meta, samples, counters = read_recording(spec)
-        cal = Calibration.from_dict(meta.get("calibration"))
-        source = {"kind": "recording", "path": spec, "device": meta.get("device"),
-                  "decoder": counters}
-        return samples, cal, source
-    if not looks_like_csv(head):
-        raise InputFileError("%s, line 1: neither a smart-dowel recording nor a text CSV file" % spec)
-    return read_csv(spec), None, {"kind": "csv", "path": spec}
+        if is_recording(head):
+            reader = RecordingReader(stream, spec)
+            source = {"kind": "recording", "path": spec, "device": reader.meta.get("device")}
+
+            def finish(src):
+                src["decoder"] = reader.counters()
+                src["device"] = reader.meta.get("device")
+
+            return Input(reader.chunks(), reader.calibration, source, stream.close, finish)
+        if not looks_like_csv(head):
+            raise InputFileError("%s, line 1: neither a smart-dowel recording nor a text CSV file"
+                                 % spec)
+        reader = CsvReader(stream, spec, units=units)
+        source = {"kind": "csv", "path": spec}
+
+        def finish_csv(src):
+            src["units"] = dict(reader.units)
+            if reader.notes:
+                src["notes"] = list(reader.notes)
+
+        return Input(reader.chunks(), None, source, stream.close, finish_csv)
+    except BaseException:
+        stream.close()
+        raise
+
+
+def load_input(spec, units=None):
+    """(Samples, Calibration or None, source dict) for a file path or `session:ID`, whole."""
+    from .pipeline import Samples
+
+    with open_source(spec, units=units) as src:
+        samples = Samples.concat(list(src.chunks()))
+        return samples, src.calibration, src.source
+
+
+class StreamSummary:
+    """What the result needs to know of the whole input, gathered chunk by chunk, so a file
+    of any size is analysed in bounded memory: count, first and last time, the median sample
+    period (exact: a count of each step, coarsened only if there are very many distinct ones)."""
+
+    MAX_DISTINCT_STEPS = 100_000
+
+    def __init__(self):
+        self.n = 0
+        self.t_first = None
+        self.t_last = None
+        self.has_gyro = False
+        self.has_force = False
+        self._steps = Counter()
+        self._round = None  # decimals steps are rounded to, once there are too many distinct
+        self.t_s = np.zeros(0)  # the per-sample trace is not kept
+
+    def add(self, s):
+        if not len(s):
+            return
+        t = s.t_s
+        if self.n == 0:
+            self.t_first = float(t[0])
+            self.has_gyro, self.has_force = s.has_gyro, s.has_force
+            steps = np.diff(t)
+        else:
+            steps = np.diff(np.r_[self.t_last, t])
+        steps = steps[steps > 0]
+        if self._round is not None:
+            steps = np.round(steps, self._round)
+        values, counts = np.unique(steps, return_counts=True)
+        self._steps.update(dict(zip(values.tolist(), counts.tolist())))
+        if len(self._steps) > self.MAX_DISTINCT_STEPS:
+            self._round = 7 if self._round is None else self._round - 1
+            coarse = Counter()
+            for v, c in self._steps.items():
+                coarse[round(v, self._round)] += c
+            self._steps = coarse
+        self.n += len(s)
+        self.t_last = float(t[-1])
+
+    def __len__(self):
+        return self.n
+
+    @property
+    def duration_s(self):
+        return self.t_last - self.t_first if self.n > 1 else 0.0
+
+    @property
+    def sample_rate_hz(self):
+        """The median rate, as Samples.sample_rate_hz computes it over the whole input."""
+        total = sum(self._steps.values())
+        if not total:
+            return 0.0
+        values = sorted(self._steps)
+        cum = np.cumsum([self._steps[v] for v in values])
+        lo = values[int(np.searchsorted(cum, (total - 1) // 2 + 1))]
+        hi = values[int(np.searchsorted(cum, total // 2 + 1))]
+        return float(1.0 / ((lo + hi) / 2.0))
+
+    @property
+    def effective_rate_hz(self):
+        """Samples per second actually received: below the nominal rate when frames are lost."""
+        return (self.n - 1) / self.duration_s if self.duration_s > 0 else 0.0
+
+
+def analyze_input(src, config=None):
+    """Analysis of an Input, pushed through the streaming pipeline chunk by chunk (the same
+    reps as pipeline.analyze on the whole input) without keeping per-sample traces."""
+    config = config if config is not None else PipelineConfig()
+    calibration = src.calibration.copy() if src.calibration is not None else Calibration()
+    pipe = Pipeline(config, calibration)
+    summary = StreamSummary()
+    events = []
+    for chunk in src.chunks():
+        for off in range(0, len(chunk), CHUNK):
+            part = chunk[off:off + CHUNK] if len(chunk) > CHUNK else chunk
+            summary.add(part)
+            events.extend(pipe.push(part))
+    if summary.n:
+        src.source["effective_rate_hz"] = round(summary.effective_rate_hz, 2)
+    return Analysis(summary, list(pipe.reps), None, None, events, pipe.calibration, config,
+                    src.source)
 
 
 def _load_session(ref):
@@ -48,7 +183,9 @@ def _load_session(ref):
         session_id = int(ref)
     except ValueError:
         raise InputFileError("session:%s: a session is named by its number, e.g. session:12"
-                             % ref) from None
+                             % ref[:40]) from None
+    if not 1 <= session_id <= MAX_SESSION_ID:
+        raise InputFileError("session:%s: no such session (session numbers start at 1)" % ref[:40])
     module_name, func_name = SESSION_LOADER.split(":")
     try:
         module = importlib.import_module(module_name)
@@ -69,6 +206,7 @@ def format_table(name, result):
     lines = ["%s: %d rep%s in %.1f s at %.0f Hz (gyroscope: %s, contacts: %s)" % (
         name, result.rep_count, "" if result.rep_count == 1 else "s", result.duration_s,
         result.sample_rate_hz, "yes" if s.has_gyro else "no", "yes" if s.has_force else "no")]
+    lines.extend(_input_lines(result))
     if result.reps:
         lines.append("  rep   start  bottom     end    depth  descent   ascent  faults")
         for r in result.reps:
@@ -81,12 +219,41 @@ def format_table(name, result):
     return "\n".join(lines)
 
 
+def _input_lines(result):
+    """What the table must not hide: the effective rate when it is below the nominal one,
+    frames corrupted or lost on the wire, the units assumed for a CSV and what was repaired."""
+    src = result.source or {}
+    lines = []
+    nominal, effective = result.sample_rate_hz, src.get("effective_rate_hz")
+    if effective and nominal and abs(effective - nominal) > 0.02 * nominal:
+        lines.append("rate: %.0f Hz effective (%.0f Hz nominal): %s"
+                     % (effective, nominal, "samples are missing" if effective < nominal
+                        else "the sample period varies"))
+    dec = src.get("decoder")
+    if dec:
+        corrupted = sum(dec.get(k, 0) for k in ("crc_errors", "malformed", "oversize"))
+        lines.append("frames: %d read, %d corrupted (rejected), %d lost in %d gap%s%s" % (
+            dec.get("frames", 0), corrupted, dec.get("lost_frames", 0), dec.get("gaps", 0),
+            "" if dec.get("gaps", 0) == 1 else "s",
+            ", %d device restart%s" % (dec["restarts"], "" if dec["restarts"] == 1 else "s")
+            if dec.get("restarts") else ""))
+    units = src.get("units")
+    if units:
+        words = {"time": "t", "accel": "accelerometer", "gyro": "gyroscope", "force": "forces"}
+        lines.append("units: " + ", ".join("%s in %s" % (words.get(q, q), u) for q, u in units.items()))
+    for note in src.get("notes") or ():
+        lines.append("note: " + note)
+    return lines
+
+
 def run(args):
     """Entry point of `dowel analyze`; returns the exit code (errors raise InputFileError)."""
-    samples, cal, source = load_input(args.file)
-    if len(samples) == 0:
+    timeout = getattr(args, "timeout", None)
+    with open_source(args.file, units=getattr(args, "units", None),
+                     timeout_s=DEFAULT_TIMEOUT_S if timeout is None else timeout) as src:
+        result = analyze_input(src)
+    if len(result.samples) == 0:
         raise InputFileError("%s: no samples to analyse" % args.file)
-    result = analyze(samples, calibration=cal, source=source)
     if args.json:
         json.dump(result.to_dict(), sys.stdout, indent=2)
         sys.stdout.write("\n")

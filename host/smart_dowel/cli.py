@@ -5,12 +5,85 @@ load Textual and `dowel analyze` does not load pyserial.
 """
 
 import argparse
+import errno
 import importlib
+import math
 import os
 import sys
 
 from .errors import DowelError
 from .sim.scenarios import SCENARIOS
+
+
+MAX_ID = 2 ** 63 - 1  # SQLite's largest integer: a larger id cannot name a session or patient
+MAX_REPS = 10_000  # a simulated scenario is built up front: this bounds it to a few MB
+MAX_SPEED = 1000.0
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with its errors on one line: `dowel analyze: error: ... (dowel analyze -h)`."""
+
+    def error(self, message):
+        self.exit(2, "%s: error: %s (see %s -h)\n" % (self.prog, message, self.prog))
+
+
+def _int_in(lo, hi, what):
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError("%r is not a whole number" % text[:40]) from None
+        if not lo <= value <= hi:
+            raise argparse.ArgumentTypeError("%s must be from %d to %d, got %s"
+                                             % (what, lo, hi, text[:40]))
+        return value
+    parse.__name__ = what
+    return parse
+
+
+def _float_in(lo, hi, what, lo_open=True):
+    def parse(text):
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError("%r is not a number" % text[:40]) from None
+        if not math.isfinite(value) or value < lo or (lo_open and value == lo) or value > hi:
+            raise argparse.ArgumentTypeError("%s must be a number %s %g and at most %g, got %s"
+                                             % (what, "above" if lo_open else "from", lo, hi,
+                                                text[:40]))
+        return value
+    parse.__name__ = what
+    return parse
+
+
+_session_id = _int_in(1, MAX_ID, "a session number")
+_patient_id = _int_in(1, MAX_ID, "a patient number")
+_speed = _float_in(0.0, MAX_SPEED, "the speed")
+_seconds = _float_in(0.0, 1e7, "a time in seconds")
+_reps = _int_in(0, MAX_REPS, "the number of reps")
+_seed = _int_in(0, 2 ** 64 - 1, "the seed")
+_rate = _int_in(1, 2000, "the sample rate in Hz")
+
+
+def _units(text):
+    from .csvfile import parse_units
+
+    try:
+        return parse_units(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+_units.__name__ = "units"
+
+
+def _add_patient(parser):
+    who = parser.add_mutually_exclusive_group()
+    who.add_argument("--patient", default=None, metavar="NAME",
+                     help="the patient's name (visible to other users in `ps`: prefer "
+                          "--patient-id or choosing in the screen)")
+    who.add_argument("--patient-id", type=_patient_id, default=None, metavar="N",
+                     help="the patient by number (`dowel sessions list --json` shows them)")
 
 
 # command -> "module:function"; each function takes the parsed args and returns an exit code
@@ -28,7 +101,7 @@ COMMANDS = {
 
 
 def build_parser():
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="dowel",
         description="smart-dowel: live hip-hinge feedback from an instrumented dowel.",
     )
@@ -36,56 +109,62 @@ def build_parser():
 
     d = sub.add_parser("demo", help="the clinic screen on the built-in simulated dowel")
     d.add_argument("--scenario", choices=SCENARIOS, default="mixed")
-    d.add_argument("--seed", type=int, default=None)
-    d.add_argument("--patient", default=None)
+    d.add_argument("--seed", type=_seed, default=None)
+    _add_patient(d)
 
     u = sub.add_parser("ui", help="the clinic screen; auto-detects a dowel without --port")
     u.add_argument("--port", default=None, help="serial port of the dowel, e.g. /dev/ttyACM0")
     u.add_argument("--simulate", action="store_true", help="use the simulated dowel")
     u.add_argument("--scenario", choices=SCENARIOS, default="mixed")
-    u.add_argument("--seed", type=int, default=None)
-    u.add_argument("--patient", default=None)
-    u.add_argument("--replay", type=int, default=None, metavar="SESSION_ID",
+    u.add_argument("--seed", type=_seed, default=None)
+    _add_patient(u)
+    u.add_argument("--replay", type=_session_id, default=None, metavar="SESSION_ID",
                    help="play a stored session through the screen")
-    u.add_argument("--speed", type=float, default=1.0, help="replay speed (1 = real time)")
+    u.add_argument("--speed", type=_speed, default=1.0, help="replay speed (1 = real time)")
 
     s = sub.add_parser("simulate", help="run the simulated dowel on a virtual serial port")
     s.add_argument("--scenario", choices=SCENARIOS, default="good")
-    s.add_argument("--reps", type=int, default=None, help="reps in the scenario")
-    s.add_argument("--seed", type=int, default=None)
-    s.add_argument("--rate", type=int, default=100, help="sample rate in Hz")
+    s.add_argument("--reps", type=_reps, default=None,
+                   help="reps in the scenario (at most %d)" % MAX_REPS)
+    s.add_argument("--seed", type=_seed, default=None)
+    s.add_argument("--rate", type=_rate, default=100, help="sample rate in Hz")
     s.add_argument("--runtime", choices=("cpython", "micropython"), default="cpython")
     s.add_argument("--truth", default=None, metavar="FILE", help="write ground truth JSON")
-    s.add_argument("--speed", type=float, default=1.0, help="time scale (2 = twice real time)")
+    s.add_argument("--speed", type=_speed, default=1.0, help="time scale (2 = twice real time)")
     s.add_argument("--autostart", action="store_true",
                    help="stream from power-up instead of waiting for a start command")
 
     r = sub.add_parser("record", help="headless capture of a dowel's stream")
     r.add_argument("--port", required=True)
-    r.add_argument("--patient", default=None)
+    _add_patient(r)
     r.add_argument("--out", default=None, metavar="FILE", help="also write a recording file")
     r.add_argument("--force", action="store_true", help="replace an existing --out file")
-    r.add_argument("--duration", type=float, default=None, metavar="S")
+    r.add_argument("--duration", type=_seconds, default=None, metavar="S")
 
     a = sub.add_parser("analyze", help="count reps and faults in a recording, CSV or session")
     a.add_argument("file", metavar="FILE", help="a recording, a CSV file, or session:ID")
     a.add_argument("--json", action="store_true")
+    a.add_argument("--units", type=_units, default=None, metavar="UNITS",
+                   help="units of a CSV's columns when they are not g, s and deg/s, e.g. "
+                        "m/s^2,ms (g|m/s^2|mg, s|ms|us, deg/s|rad/s); detected if not given")
+    a.add_argument("--timeout", type=_seconds, default=10.0, metavar="S",
+                   help="give up on a pipe or FIFO that sends nothing for S seconds (10)")
 
     ss = sub.add_parser("sessions", help="session history")
     ssub = ss.add_subparsers(dest="sessions_command", metavar="ACTION", required=True)
     sl = ssub.add_parser("list", help="list sessions")
     sl.add_argument("--json", action="store_true")
-    sl.add_argument("--patient", default=None)
+    _add_patient(sl)
     sh = ssub.add_parser("show", help="show one session")
-    sh.add_argument("id", type=int)
+    sh.add_argument("id", type=_session_id)
     se = ssub.add_parser("export", help="export one session")
-    se.add_argument("id", type=int)
+    se.add_argument("id", type=_session_id)
     se.add_argument("--format", choices=("csv", "json"), required=True)
     se.add_argument("--out", default=None, metavar="FILE")
     se.add_argument("--force", action="store_true", help="replace an existing --out file")
 
     rp = sub.add_parser("report", help="an HTML report of a session")
-    rp.add_argument("id", type=int)
+    rp.add_argument("id", type=_session_id)
     rp.add_argument("--out", required=True, metavar="FILE.html")
     rp.add_argument("--force", action="store_true", help="replace an existing --out file")
 
@@ -103,6 +182,7 @@ def main(argv=None):
     try:
         func = getattr(importlib.import_module(module_name), func_name)
         code = func(args)
+        sys.stdout.flush()  # a full disk shows here, not as a traceback at exit
     except DowelError as e:
         print("dowel %s: %s: %s" % (args.command, e.title, e), file=sys.stderr)
         return 2
@@ -110,10 +190,28 @@ def main(argv=None):
         return 130
     except BrokenPipeError:
         # the reader of our output went away (e.g. `dowel analyze F --json | head`)
+        _drop_stdout()
+        return 1
+    except OSError as e:
+        # our own output failed (`dowel sessions list > /dev/full`): say so on one line
+        if e.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EFBIG, errno.EROFS):
+            raise
+        print("dowel %s: Output: cannot write the output%s (%s)" % (
+            args.command, " to %s" % e.filename if e.filename else "", e.strerror or e),
+            file=sys.stderr)
+        _drop_stdout()
+        return 2
+    return int(code or 0)
+
+
+def _drop_stdout():
+    """Point stdout at /dev/null, so the flush at exit cannot fail a second time."""
+    try:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
-        return 1
-    return int(code or 0)
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass  # no stdout to redirect: nothing more can fail on it
 
 
 if __name__ == "__main__":

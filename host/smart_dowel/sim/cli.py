@@ -7,12 +7,22 @@ import signal
 import sys
 import threading
 
+from ..private import check_target
 from .server import SimulatedDowel
 
 LINGER_S = 1.0  # the port stays open this long after the scenario, for the last bytes
 
 
+def check_args(args):
+    """Refuse what cannot work before the simulator starts (the parser has checked the
+    numbers): a --truth that is a directory, a device, a symlink or in a missing directory.
+    An older truth file is replaced."""
+    if args.truth is not None:
+        check_target(args.truth, force=True)
+
+
 def run(args):
+    check_args(args)
     sim = SimulatedDowel(
         scenario=args.scenario, reps=args.reps, seed=args.seed, rate_hz=args.rate,
         runtime=args.runtime, speed=args.speed, autostart=args.autostart,

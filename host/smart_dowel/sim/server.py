@@ -100,7 +100,9 @@ class SimulatedDowel:
         return self.body.truth
 
     def write_truth(self, path):
-        Path(path).write_text(json.dumps(self.truth, indent=2) + "\n")
+        from ..private import write_text
+
+        write_text(path, json.dumps(self.truth, indent=2) + "\n", force=True)
 
     def produced_monotonic(self, t_us):
         """The host's time.monotonic() at which the device took the sample stamped `t_us`.

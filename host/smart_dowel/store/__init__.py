@@ -9,7 +9,7 @@
 """
 
 from ..errors import StoreError
-from .db import SessionWriter, Store, clean_patient_name
+from .db import SessionWriter, Store, clean_patient_name, patient_from_args
 from .paths import data_dir, db_path, default_export_name, safe_name
 from .samples import SAMPLE_DTYPE
 
@@ -20,6 +20,7 @@ __all__ = [
     "StoreError",
     "clean_patient_name",
     "data_dir",
+    "patient_from_args",
     "db_path",
     "default_export_name",
     "safe_name",

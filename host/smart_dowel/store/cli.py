@@ -41,7 +41,9 @@ def run(args, out=None):
 
 
 def list_sessions(store, args, out):
-    rows = store.list_sessions(patient=getattr(args, "patient", None))
+    from .db import patient_from_args
+
+    rows = store.list_sessions(patient=patient_from_args(args, store))
     if getattr(args, "json", False):
         json.dump(rows, out, indent=1)
         out.write("\n")

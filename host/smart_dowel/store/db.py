@@ -18,7 +18,9 @@ import os
 import sqlite3
 import threading
 import stat
+import re
 import time
+import unicodedata
 import urllib.parse
 import weakref
 import zlib
@@ -317,19 +319,36 @@ class Store:
         """The id of the patient with this name (created if missing and create is true)."""
         name = clean_patient_name(name)
         with self._read("looking up a patient") as conn:
-            row = conn.execute("SELECT id FROM patients WHERE name = ?", (name,)).fetchone()
+            row = _find_patient(conn, name)
         if row is not None:
             return row[0]
         if not create:
             raise StoreError("no patient named %r in %s" % (name, self.path))
         with self._write("adding a patient") as conn:
-            row = conn.execute("SELECT id FROM patients WHERE name = ?", (name,)).fetchone()
+            row = _find_patient(conn, name)  # again, inside the write lock: no twin is added
             if row is not None:
                 return row[0]
             cur = conn.execute(
                 "INSERT INTO patients (name, created) VALUES (?, ?)", (name, now_iso())
             )
             return cur.lastrowid
+
+    def patient_name(self, patient_id):
+        """The stored name of patient number `patient_id`; StoreError if there is none."""
+        with self._read("looking up a patient") as conn:
+            row = conn.execute("SELECT name FROM patients WHERE id = ?",
+                               (int(patient_id),)).fetchone()
+        if row is None:
+            raise StoreError("there is no patient number %d in %s (`dowel sessions list --json` "
+                             "shows each session's patient_id)" % (patient_id, self.path))
+        return row[0]
+
+    def _stored_name(self, conn, patient):
+        """The name as stored of the patient matching `patient` (NFC, case-insensitive), or
+        the cleaned name itself when there is no such patient (a query then finds nothing)."""
+        name = clean_patient_name(patient)
+        row = _find_patient(conn, name)
+        return row[1] if row is not None else name
 
     def patients(self):
         """Every patient with their session count and latest session, by name."""
@@ -406,13 +425,14 @@ class Store:
             " (SELECT AVG(depth_deg) FROM reps WHERE session_id = s.id), "
             " (SELECT COALESCE(SUM(n), 0) FROM sample_blocks WHERE session_id = s.id), "
             " (SELECT MAX(t1_s) FROM sample_blocks WHERE session_id = s.id), "
-            " (SELECT COUNT(*) FROM gaps WHERE session_id = s.id) "
+            " (SELECT COUNT(*) FROM gaps WHERE session_id = s.id), s.patient_id "
             "FROM sessions s JOIN patients p ON p.id = s.patient_id "
         )
         where, args = [], []
         if patient is not None:
             where.append("p.name = ?")
-            args.append(clean_patient_name(patient))
+            with self._read("looking up a patient") as conn:
+                args.append(self._stored_name(conn, patient))
         if session_id is not None:
             where.append("s.id = ?")
             args.append(int(session_id))
@@ -436,6 +456,7 @@ class Store:
                 "sample_count": r[10],
                 "duration_s": r[11] or 0.0,
                 "gap_count": r[12],
+                "patient_id": r[13],
             }
             for r in rows
         ]
@@ -573,8 +594,8 @@ class Store:
     def progress(self, patient):
         """A patient's progress, oldest session first: id, started, rep_count, mean_depth_deg,
         fault_rate (share of reps with a fault), faults_per_rep, fault_counts {id: n}."""
-        name = clean_patient_name(patient)
         with self._read("reading progress") as conn:
+            name = self._stored_name(conn, patient)
             rows = conn.execute(
                 "SELECT s.id, s.started, COUNT(r.id), AVG(r.depth_deg), "
                 " (SELECT COUNT(DISTINCT f.rep_id) FROM faults f JOIN reps r2 ON r2.id = f.rep_id "
@@ -612,16 +633,61 @@ class Store:
         return out
 
 
+# Characters a name may not hold: controls, and the format characters that reorder or hide
+# text (bidi overrides, embeddings and isolates, marks). Joiners (ZWJ, ZWNJ) stay: Persian
+# names and emoji sequences need them.
+_JOINERS = {"\u200c", "\u200d"}
+
+
 def clean_patient_name(name):
-    """A patient name as stored: trimmed, single-spaced, printable, 1..120 characters."""
+    """A patient name as stored: NFC, trimmed, single-spaced, 1..120 characters; any script,
+    emoji and joiners inside words accepted; control and bidi-override characters refused."""
     if name is None:
         raise StoreError("a patient name is needed")
-    text = " ".join(str(name).split())
-    if not text or any(not ch.isprintable() for ch in text):
-        raise StoreError("a patient name must be printable text, got %r" % (name,))
+    text = " ".join(unicodedata.normalize("NFC", str(name)).split())
+    text = re.sub(r"(?<!\S)[\u200c\u200d]+|[\u200c\u200d]+(?!\S)", "", text).strip()
+    for ch in text:
+        cat = unicodedata.category(ch)
+        if cat in ("Cc", "Cs") or (cat == "Cf" and ch not in _JOINERS):
+            raise StoreError(
+                "a patient name cannot hold %s (U+%04X, %s), got %r"
+                % ("a control character" if cat != "Cf" else "an invisible formatting character",
+                   ord(ch), unicodedata.name(ch, "unnamed"), name))
+    if not text:
+        raise StoreError("a patient name is needed, got %r" % (name,))
     if len(text) > MAX_PATIENT_NAME:
         raise StoreError("a patient name is limited to %d characters" % MAX_PATIENT_NAME)
     return text
+
+
+def patient_key(name):
+    """What two names must share to be the same patient: NFC and case-folded ("ZOË" = "zoë")."""
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFC", name).casefold())
+
+
+def _find_patient(conn, name):
+    """(id, stored name) of the patient whose name matches (patient_key), or None."""
+    row = conn.execute("SELECT id, name FROM patients WHERE name = ?", (name,)).fetchone()
+    if row is not None:
+        return row
+    key = patient_key(name)
+    for pid, stored in conn.execute("SELECT id, name FROM patients ORDER BY id"):
+        if patient_key(stored) == key:
+            return pid, stored
+    return None
+
+
+def patient_from_args(args, store=None):
+    """The patient named on the command line: --patient NAME, or --patient-id N (private:
+    a number says nothing in `ps`) looked up in the store; None if neither is given."""
+    pid = getattr(args, "patient_id", None)
+    if pid is None:
+        name = getattr(args, "patient", None)
+        return None if name is None else clean_patient_name(name)  # refused before any work
+    if store is not None:
+        return store.patient_name(pid)
+    with Store.open(readonly=True) as st:
+        return st.patient_name(pid)
 
 
 def _check_db_file(path):

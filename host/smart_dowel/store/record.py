@@ -18,7 +18,7 @@ from .. import __version__
 from ..errors import StoreError
 from ..live import events as E
 from ..private import check_target
-from .db import Store
+from .db import Store, patient_from_args
 
 PROGRESS_EVERY_S = 10.0
 
@@ -131,11 +131,18 @@ def run(args):
         check_target(args.out, getattr(args, "force", False))  # before a session is started
     old = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGHUP)}
     store = Store.open()
+    try:
+        patient = patient_from_args(args, store)
+    except BaseException:
+        store.close()
+        for s, h in old.items():
+            signal.signal(s, h)
+        raise
     recording = None
     live = None
     recorder = Recorder()
     try:
-        live = LiveSession(recorder.emit, store=store, patient=args.patient, source="dowel",
+        live = LiveSession(recorder.emit, store=store, patient=patient, source="dowel",
                            target_reps=None, pipeline_version=pipeline_version(),
                            snapshots=False, raw_sink=recorder.raw)
         info = live.connect(args.port)
@@ -148,7 +155,7 @@ def run(args):
         session = live.writer
         live.start_set()
         print("recording session %d for %s from %s%s; Ctrl-C ends it" % (
-            session.id, args.patient or "an unassigned patient", args.port,
+            session.id, patient or "an unassigned patient", args.port,
             " for %.0f s" % args.duration if args.duration else ""), file=sys.stderr, flush=True)
         print("SESSION %d" % session.id, flush=True)
         t_end = None if args.duration is None else time.monotonic() + args.duration

@@ -101,6 +101,7 @@ class DowelApp(App):
         self.redraws = 0  # how many redraws ran (tests, bench)
         self.shown_seq = None  # the newest sample sequence number on screen (bench)
         self.data_worker = None
+        self._store_waiting = {}  # store call -> still waiting for its answer
         if source.simulated:
             self.sub_title = "simulated dowel"
         if isinstance(source, ReplaySource) and source.on_end is None:
@@ -363,20 +364,44 @@ class DowelApp(App):
         except DowelError as e:
             self.notify(str(e), title=e.title, severity="error")
 
-    def action_patients(self):
-        from .screens import PatientScreen
+    # ------------------------------------------------------------------ store reads
+    # The store may wait seconds for another program's lock: every store call of an action
+    # runs on a worker thread, the screen stays live and shows that it is waiting.
 
+    @work(thread=True, exit_on_error=False, group="store-read")
+    def _store_call(self, what, key, call):
+        try:
+            result = call()
+        except Exception as e:  # noqa: BLE001 - shown on screen, never dropped
+            self.post_message(M.StoreRead(what, key, error=e))
+            return
+        self.post_message(M.StoreRead(what, key, result=result))
+
+    def _busy_notice(self, what, text):
+        """Say that a store call is waiting, if it has not answered within 0.3 s."""
+        self._store_waiting[what] = True
+
+        def still_waiting():
+            if self._store_waiting.get(what):
+                self.notify(text, title="Session store", timeout=3)
+        self.set_timer(0.3, still_waiting)
+
+    def action_patients(self):
         store = self.feed.store
-        names = [p["name"] for p in store.patients()] if store is not None else []
+        if store is None:
+            self._show_patients([])
+            return
+        self._busy_notice("patients", "Reading the patient list… (the session store is busy)")
+        self._store_call("patients", None, lambda: [p["name"] for p in store.patients()])
+
+    def _show_patients(self, names):
+        from .screens import PatientScreen
 
         def chosen(name):
             if name and name != self.feed.patient:
-                try:
-                    self.feed.set_patient(name)
-                except StoreError as e:
-                    self.notify(str(e), title=e.title, severity="error")
-                    return
-                self.notify("Now recording for %s." % name, title="Patient")
+                self._busy_notice("set_patient", "Starting a session for %s… (the session "
+                                  "store is busy)" % name)
+                self._store_call("set_patient", name, lambda: self.feed.set_patient(name))
 
         self.push_screen(PatientScreen(names, self.feed.patient), chosen)
 
@@ -391,12 +416,35 @@ class DowelApp(App):
         if not patient:
             self.notify("Choose a patient first (p).", title="History", severity="warning")
             return
-        try:
-            progress = store.progress(patient)
-        except StoreError as e:
-            self.notify(str(e), title=e.title, severity="error")
-            return
-        self.push_screen(HistoryScreen(patient, progress))
+        self.push_screen(HistoryScreen(patient))  # says it is reading until the answer comes
+        self._store_call("history", patient, lambda: store.progress(patient))
+
+    @on(M.StoreRead)
+    async def _store_read(self, msg: M.StoreRead):
+        from .screens import HistoryScreen
+
+        self._store_waiting[msg.what] = False
+        if not self.screen_stack:
+            return  # the app is closing: nobody to show it to
+        if msg.what == "history":
+            screen = self.screen
+            waiting = isinstance(screen, HistoryScreen) and screen.busy and screen.patient == msg.key
+            if msg.error is not None:
+                if waiting:
+                    screen.dismiss(None)
+                self.notify(str(msg.error), title=_title(msg.error), severity="error")
+            elif waiting:
+                await screen.show_progress(msg.result)
+        elif msg.what == "patients":
+            if msg.error is not None:
+                self.notify(str(msg.error), title=_title(msg.error), severity="error")
+            else:
+                self._show_patients(msg.result)
+        elif msg.what == "set_patient":
+            if msg.error is not None:
+                self.notify(str(msg.error), title=_title(msg.error), severity="error")
+            else:
+                self.notify("Now recording for %s." % msg.key, title="Patient")
 
     def get_system_commands(self, screen):
         yield from super().get_system_commands(screen)
@@ -418,6 +466,10 @@ class DowelApp(App):
             for key, (action, text) in SIM_KEYS.items():
                 yield SystemCommand("Patient: " + text, "%s (simulated dowel)" % key,
                                     lambda a=action: self.action_move(a))
+
+
+def _title(error):
+    return getattr(error, "title", None) or type(error).__name__
 
 
 def _arg(args, name, default=None):

@@ -82,3 +82,16 @@ class ReplayFinished(Message):
     def __init__(self, session_id):
         super().__init__()
         self.session_id = session_id
+
+
+class StoreRead(Message):
+    """A read of the session store done on a worker thread (the UI thread never waits on the
+    database lock): `what` names the read ("history", "patients"), `result` its value, or
+    `error` the StoreError that stopped it."""
+
+    def __init__(self, what, key, result=None, error=None):
+        super().__init__()
+        self.what = what
+        self.key = key
+        self.result = result
+        self.error = error

@@ -6,7 +6,16 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, DataTable, Input, Label, OptionList, Sparkline, Static
+from textual.widgets import (
+    Button,
+    DataTable,
+    Input,
+    Label,
+    LoadingIndicator,
+    OptionList,
+    Sparkline,
+    Static,
+)
 
 from .feed import MAX_TARGET_DEPTH_DEG, MAX_TARGET_REPS, MIN_TARGET_DEPTH_DEG
 from .state import FAULT_SHORT
@@ -126,18 +135,37 @@ class TargetScreen(ModalScreen):
 
 
 class HistoryScreen(ModalScreen):
-    """A patient's progress over sessions: reps, mean depth and the share of faulty reps."""
+    """A patient's progress over sessions: reps, mean depth and the share of faulty reps.
+
+    Opened with progress=None it shows that the history is being read (the store is read on
+    a worker thread, which may wait for another program's lock); show_progress() fills it.
+    """
 
     BINDINGS = [Binding("escape,q,h", "close", "Close")]
 
-    def __init__(self, patient, progress):
+    def __init__(self, patient, progress=None):
         super().__init__()
         self.patient = patient
+        self.progress = None if progress is None else list(progress)
+
+    @property
+    def busy(self):
+        return self.progress is None
+
+    async def show_progress(self, progress):
         self.progress = list(progress)
+        await self.recompose()
+        self._fill_table()
 
     def compose(self) -> ComposeResult:
         with Vertical(id="history-box", classes="dialog"):
             yield Label("History · %s" % self.patient, classes="dialog-title")
+            if self.progress is None:
+                yield Static("Reading the history of %s… (the session store is busy; escape "
+                             "closes)" % self.patient, id="history-busy")
+                yield LoadingIndicator(id="history-loading")
+                yield Label("escape closes", classes="dialog-hint")
+                return
             with_reps = [p for p in self.progress if p["rep_count"]]
             if with_reps:
                 yield Label("Mean depth per session (°)", classes="history-label")
@@ -153,7 +181,14 @@ class HistoryScreen(ModalScreen):
             yield Label("escape closes", classes="dialog-hint")
 
     def on_mount(self):
-        table = self.query_one(DataTable)
+        self._fill_table()
+
+    def _fill_table(self):
+        if self.progress is None:
+            return
+        table = self.query_one("#history-table", DataTable)
+        if table.columns:
+            return
         for col in ("Session", "Started", "Reps", "Depth °", "Faulty %", "Most common fault"):
             table.add_column(col)
         for p in self.progress:
