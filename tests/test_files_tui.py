@@ -6,21 +6,12 @@ import sqlite3
 import threading
 import time
 
-import pytest
-from test_tui_app import SIZE, ScriptSource, screen_text, settle, sync, wait_for
+from test_tui_app import SIZE, ScriptSource, screen_text, settle, store, sync, wait_for  # noqa: F401
 
-from smart_dowel.store import Store
 from smart_dowel.tui import examples as X
 from smart_dowel.tui.app import make_app
 from smart_dowel.tui.screens import HistoryScreen, PatientScreen
 from textual.widgets import DataTable
-
-
-@pytest.fixture
-def store(tmp_path):
-    s = Store.open(tmp_path)
-    yield s
-    s.close()
 
 
 @sync
