@@ -97,6 +97,7 @@ COMMANDS = {
     "report": "smart_dowel.report:run",
     "flash": "smart_dowel.flash:run",
     "ports": "smart_dowel.link.ports:run",
+    "selftest": "smart_dowel.selftest:run",
 }
 
 
@@ -172,6 +173,8 @@ def build_parser():
     f.add_argument("--port", default=None)
 
     sub.add_parser("ports", help="list serial ports, marking dowels")
+    st = sub.add_parser("selftest", help="check a newly built dowel: rates, IMU, each pad")
+    st.add_argument("--port", default=None)
     return p
 
 
