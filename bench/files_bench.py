@@ -1,11 +1,11 @@
-"""Peak memory and time of `dowel analyze` on large CSV files (issue 13, item 15): the file is
-read and analysed in one streaming pass, so memory must stay under 300 MB whatever its size.
+"""Peak memory and time of `dowel analyze` on large files (issue 13, item 15): a file is read
+and analysed in one streaming pass, so memory must stay under 300 MB whatever its size.
 
 A 12-rep set at 100 Hz (the body model, with gyro and forces) is repeated end to end, times
-shifted, into CSVs of 20 MB and 200 MB (and, with an argument, any other sizes in MB); each
-is analysed by `dowel analyze FILE --json` in its own process, whose peak resident set
-(ru_maxrss from wait4) and wall time are printed with the rep count found (it must be 12 per
-copy of the set).
+shifted, into CSVs of 20 MB and 200 MB (or the sizes in MB given as arguments) and into a
+100 MB recording (the wire frames a dowel sends); each is analysed by `dowel analyze FILE
+--json` in its own process, whose peak resident set (ru_maxrss from wait4) and wall time are
+printed with the rep count found (it must be 12 per copy of the set).
 
     .venv/bin/python bench/files_bench.py [MB ...]
 """
@@ -22,6 +22,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import numpy as np  # noqa: E402
 
 SIZES_MB = (20, 200)
+RECORDING_MB = 100
 LIMIT_MB = 300
 REPS_PER_SET = 12
 
@@ -52,6 +53,30 @@ def write_csv(path, size_mb):
     return copies
 
 
+def write_recording(path, size_mb):
+    """A recording of about size_mb MB: the set's SAMPLE frames repeated; returns the copies."""
+    from dowel_protocol import SAMPLE, T_US_MODULUS, pack
+    from smart_dowel import fsr
+    from smart_dowel.recording import RecordingWriter
+
+    cols, period_s = _set_rows()
+    counts = [fsr.newtons_to_counts(cols[:, k]).astype(int) for k in (7, 8, 9)]
+    accel = np.round(cols[:, 1:4] * 1000).astype(int)
+    gyro = np.round(cols[:, 4:7] * 10).astype(int)
+    n = len(cols)
+    copies = 0
+    with RecordingWriter(path, {"port": "bench"}) as rec:
+        while rec.bytes_written < size_mb * 1e6:
+            t_us = (np.round((cols[:, 0] + copies * period_s) * 1e6).astype(np.int64)) % T_US_MODULUS
+            rec.write(b"".join(
+                pack(SAMPLE, (copies * n + i) & 0xFFFF,
+                     (int(t_us[i]), int(counts[0][i]), int(counts[1][i]), int(counts[2][i]),
+                      *accel[i].tolist(), *gyro[i].tolist(), 0))
+                for i in range(n)))
+            copies += 1
+    return copies
+
+
 def measure(path):
     """(peak RSS MB, wall s, analyze JSON) of `dowel analyze path --json` in a fresh process."""
     t0 = time.perf_counter()
@@ -67,16 +92,17 @@ def measure(path):
     return usage.ru_maxrss / 1024.0, wall, json.loads(out)
 
 
-def run(sizes=SIZES_MB):
+def run(sizes=SIZES_MB, recording_mb=RECORDING_MB):
     figures = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for mb in sizes:
-            path = os.path.join(tmp, "big-%d.csv" % mb)
-            copies = write_csv(path, mb)
+        jobs = [("csv", mb) for mb in sizes] + ([("rec", recording_mb)] if recording_mb else [])
+        for kind, mb in jobs:
+            path = os.path.join(tmp, "big-%d.%s" % (mb, kind))
+            copies = (write_csv if kind == "csv" else write_recording)(path, mb)
             real_mb = os.path.getsize(path) / 1e6
             rss, wall, result = measure(path)
             os.unlink(path)
-            key = "csv_%dmb" % mb
+            key = "%s_%dmb" % (kind, mb)
             figures[key + "_file_mb"] = round(real_mb, 1)
             figures[key + "_samples"] = result["samples"]
             figures[key + "_peak_rss_mb"] = round(rss, 1)
@@ -88,5 +114,5 @@ def run(sizes=SIZES_MB):
 
 if __name__ == "__main__":
     sizes = tuple(int(a) for a in sys.argv[1:]) or SIZES_MB
-    for k, v in run(sizes).items():
+    for k, v in run(sizes, RECORDING_MB if not sys.argv[1:] else 0).items():
         print("%-36s %s" % (k, v))

@@ -5,6 +5,7 @@ and exit 2 with nothing written."""
 import json
 import math
 import os
+import sqlite3
 import subprocess
 import sys
 import time
@@ -489,3 +490,16 @@ def test_patient_id_names_the_patient_without_showing_the_name(data_dir):
     assert args.patient == "Ann Private"
     help_text = dowel("ui", "--help").stdout
     assert "visible to other users in `ps`" in help_text and "--patient-id" in help_text
+
+
+def test_a_read_of_a_database_from_an_older_version_upgrades_it_first(data_dir):
+    data_dir.mkdir(mode=0o700)
+    db = data_dir / "sessions.sqlite3"
+    sqlite3.connect(str(db)).close()  # version 0: created, never set up
+    os.chmod(db, 0o600)
+    r = dowel("sessions", "list")
+    assert r.returncode == 0 and "no sessions stored yet" in r.stdout, r.stderr
+    with Store.open(readonly=True) as store:
+        assert store.connection.execute("PRAGMA user_version").fetchone()[0] >= 1
+        with pytest.raises(StoreError, match="open read-only"):
+            store.patient_id("Ann")

@@ -164,6 +164,7 @@ class Store:
         self.path = Path(path)
         self.readonly = readonly
         self.exists = True  # False: a read-only open of a database not created yet
+        self.warnings = []  # what Store.open found worth saying (printed once on stderr)
         self._lock = threading.RLock()
         self._closed = False
         self._writers = weakref.WeakSet()  # open SessionWriters, closed with the store
@@ -186,15 +187,16 @@ class Store:
             )
             path = paths.db_path(directory)
         path = Path(path)
+        exists = _check_db_file(path, warnings)
         for w in warnings:
             paths.warn_once(w)
-        exists = _check_db_file(path)
         if readonly:
             if not exists:
                 conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
                 _migrate(conn, 0)
                 store = cls(conn, path, readonly=True)
                 store.exists = False
+                store.warnings = warnings
                 return store
             conn = _connect_readonly(path)
         else:
@@ -227,10 +229,8 @@ class Store:
                 )
             if readonly:
                 if version < SCHEMA_VERSION:
-                    raise StoreError(
-                        "%s is from an older version of smart-dowel (database version %d) and "
-                        "is opened read-only here; open it once with write access to upgrade it"
-                        % (path, version))
+                    conn.close()
+                    return cls._upgrade_then_read(path, version)
             else:
                 try:
                     mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
@@ -247,7 +247,22 @@ class Store:
         except BaseException:
             conn.close()
             raise
-        return cls(conn, path, readonly=readonly)
+        store = cls(conn, path, readonly=readonly)
+        store.warnings = warnings
+        return store
+
+    @classmethod
+    def _upgrade_then_read(cls, path, version):
+        """A read of a database from an older version: it is upgraded first (the one write a
+        read may make), then read; on read-only media that is a clear error instead."""
+        try:
+            store = cls.open(path=path)
+        except StoreError as e:
+            raise StoreError(
+                "%s is from an older version of smart-dowel (database version %d) and must be "
+                "upgraded before it can be read, which failed: %s" % (path, version, e)) from e
+        store.readonly = True
+        return store
 
     @property
     def connection(self):
@@ -690,7 +705,7 @@ def patient_from_args(args, store=None):
         return st.patient_name(pid)
 
 
-def _check_db_file(path):
+def _check_db_file(path, warnings):
     """True if the database file exists; StoreError if it is a symbolic link or not a file."""
     try:
         st = os.lstat(path)
@@ -715,7 +730,7 @@ def _check_db_file(path):
             raise StoreError("%s is a symbolic link; smart-dowel does not follow it (move it "
                              "aside when no dowel program is running)" % side)
     if st.st_mode & 0o077:
-        paths.warn_once(
+        warnings.append(
             "%s can be read by other users (mode %o); it was left as it is: chmod 600 it"
             % (path, stat.S_IMODE(st.st_mode)))
     return True

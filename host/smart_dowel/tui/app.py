@@ -147,6 +147,8 @@ class DowelApp(App):
 
                 try:
                     self.feed.store = Store.open()
+                    for warning in self.feed.store.warnings:  # stderr is hidden by the screen
+                        self.post_message(M.LinkNotice("Session store", warning, "warning"))
                 except StoreError as e:
                     self.post_message(M.LinkNotice(
                         e.title, "%s. This session will not be saved." % e, "error"))

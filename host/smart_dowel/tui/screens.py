@@ -147,15 +147,18 @@ class HistoryScreen(ModalScreen):
         super().__init__()
         self.patient = patient
         self.progress = None if progress is None else list(progress)
+        self._shown = progress is not None
 
     @property
     def busy(self):
-        return self.progress is None
+        """True until the history is on screen."""
+        return not self._shown
 
     async def show_progress(self, progress):
         self.progress = list(progress)
         await self.recompose()
         self._fill_table()
+        self._shown = True
 
     def compose(self) -> ComposeResult:
         with Vertical(id="history-box", classes="dialog"):
