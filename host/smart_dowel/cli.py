@@ -65,6 +65,16 @@ _seed = _int_in(0, 2 ** 64 - 1, "the seed")
 _rate = _int_in(1, 2000, "the sample rate in Hz")
 
 
+def _out_path(text):
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty file name (give a file, or a directory to "
+                                         "write into)")
+    return text
+
+
+_out_path.__name__ = "file name"
+
+
 def _units(text):
     from .csvfile import parse_units
 
@@ -130,7 +140,8 @@ def build_parser():
     s.add_argument("--seed", type=_seed, default=None)
     s.add_argument("--rate", type=_rate, default=100, help="sample rate in Hz")
     s.add_argument("--runtime", choices=("cpython", "micropython"), default="cpython")
-    s.add_argument("--truth", default=None, metavar="FILE", help="write ground truth JSON")
+    s.add_argument("--truth", type=_out_path, default=None, metavar="FILE",
+                   help="write ground truth JSON")
     s.add_argument("--speed", type=_speed, default=1.0, help="time scale (2 = twice real time)")
     s.add_argument("--autostart", action="store_true",
                    help="stream from power-up instead of waiting for a start command")
@@ -138,7 +149,8 @@ def build_parser():
     r = sub.add_parser("record", help="headless capture of a dowel's stream")
     r.add_argument("--port", required=True)
     _add_patient(r)
-    r.add_argument("--out", default=None, metavar="FILE", help="also write a recording file")
+    r.add_argument("--out", type=_out_path, default=None, metavar="FILE",
+                   help="also write a recording file")
     r.add_argument("--force", action="store_true", help="replace an existing --out file")
     r.add_argument("--duration", type=_seconds, default=None, metavar="S")
 
@@ -161,12 +173,12 @@ def build_parser():
     se = ssub.add_parser("export", help="export one session")
     se.add_argument("id", type=_session_id)
     se.add_argument("--format", choices=("csv", "json"), required=True)
-    se.add_argument("--out", default=None, metavar="FILE")
+    se.add_argument("--out", type=_out_path, default=None, metavar="FILE")
     se.add_argument("--force", action="store_true", help="replace an existing --out file")
 
     rp = sub.add_parser("report", help="an HTML report of a session")
     rp.add_argument("id", type=_session_id)
-    rp.add_argument("--out", required=True, metavar="FILE.html")
+    rp.add_argument("--out", type=_out_path, required=True, metavar="FILE.html")
     rp.add_argument("--force", action="store_true", help="replace an existing --out file")
 
     f = sub.add_parser("flash", help="compile the firmware and install it on the board")
