@@ -488,6 +488,15 @@ def _fault_badges(faults):
     )
 
 
+def _lost_tile(s):
+    """Frames lost over the session: a count, "+ unknown" after a restart, "–" if not counted."""
+    lost = s.get("lost_frames")
+    unknown = any(g["lost_frames"] is None for g in s["gaps"])
+    if lost is None:
+        return "unknown" if unknown else "–"
+    return "%d%s" % (lost, " + unknown" if unknown else "")
+
+
 def render(data):
     """The report as one HTML string."""
     s = data["session"]
@@ -529,7 +538,8 @@ def render(data):
     for k, v in (("Reps", str(n_reps)), ("Sets", str(len(s["sets"]))),
                  ("Mean depth", fmt_num(mean_depth, "%.0f°")),
                  ("Reps with a fault", "%d%%" % round(100 * faulty / n_reps) if n_reps else "–"),
-                 ("Connection gaps", str(len(s["gaps"])))):
+                 ("Connection gaps", str(len(s["gaps"]))),
+                 ("Frames lost", _lost_tile(s))):
         add('<div class="tile"><div class="k">%s</div><div class="v">%s</div></div>' % (k, v))
     add("</div>")
 
@@ -555,13 +565,22 @@ def render(data):
         add('<p class="muted">No sets were marked in this session; every rep is listed below.</p>')
     if s["gaps"]:
         add("<p>The dowel's connection dropped %d time(s): %s. The session carried on after "
-            "each reconnect; those stretches have no data.</p>" % (
+            "each; those stretches have no data.</p>" % (
                 len(s["gaps"]),
-                "; ".join("at %s for %s s%s" % (
+                "; ".join("at %s for %s s%s%s" % (
                     fmt_clock(g["start_s"]),
                     fmt_num((g["end_s"] - g["start_s"]) if g["end_s"] is not None else None, "%.1f"),
-                    (", %d samples lost" % g["lost_frames"]) if g["lost_frames"] else "")
+                    ", frames lost unknown" if g["lost_frames"] is None
+                    else (", %d samples lost" % g["lost_frames"]) if g["lost_frames"] else "",
+                    " (%s)" % esc(g["reason"]) if g["reason"] else "")
                     for g in s["gaps"])))
+    events = s.get("events") or []
+    if events:
+        add("<p>Messages during the session:</p><ul>")
+        for e in events:
+            who = "The dowel said (%s)" % e["level"] if e["source"] == "dowel" else "Warning"
+            add("<li>%s, at %s: %s</li>" % (esc(who), fmt_clock(e["t_s"]), esc(e["message"])))
+        add("</ul>")
     add("</section>")
 
     # traces

@@ -3,6 +3,11 @@
 It never raises on bytes from the wire. Every frame it cannot use is counted under one reason,
 lost frames are counted from sequence-number gaps, and a run of junk without a delimiter is
 dropped once it exceeds the largest possible frame, so the buffer stays bounded.
+
+Sequence numbers follow SPEC.md section 4 (protocol 1.1): a break in the sequence counts as
+lost frames unless the sender restarted there. A restart is known from a new boot id (INFO,
+STATUS), a SAMPLE with RESYNC, or the caller (mark_restart); a break followed within
+RESTART_WINDOW frames by such a sign was a restart, and how many frames it lost is unknown.
 """
 
 from .cobs import decode as cobs_decode
@@ -12,17 +17,24 @@ try:  # on the host, the C implementation of the same COBS (PyPI `cobs`) is much
     from cobs.cobs import decode as _fast_cobs_decode
 except ImportError:  # MicroPython, or the package is absent: the pure implementation
     _fast_cobs_decode = None
-from .errors import CobsError, CrcError, FrameError, UnknownTypeError
-from .messages import MAX_ENCODED, unpack_body
+from .errors import CobsError, CrcError, FrameError, UnknownTypeError, VersionError
+from .messages import FLAG_RESYNC, INFO, MAX_ENCODED, SAMPLE, STATUS, unpack_body
+
+# A sign of a restart this many frames after a sequence break still explains the break (the
+# replies to the host's first commands to a restarted device come before its first sample).
+RESTART_WINDOW = 8
 
 
 class StreamDecoder:
     """Turns a byte stream into Message objects and keeps link counters.
 
     Counters (all ints): frames (decoded), crc_errors, malformed (bad COBS, length or
-    version), unknown_type, oversize (junk runs longer than a frame), bytes_discarded,
-    lost_frames (sum of forward sequence gaps, 1..32767), gaps (how many gaps), restarts
-    (the sequence jumped backwards: the sender restarted, counted as no loss).
+    version), bad_payload (those of them whose CRC passed: their header, and so their
+    sequence number, could be trusted), unknown_type, oversize (junk runs longer than a
+    frame), bytes_discarded, lost_frames (frames missing from sequence gaps), gaps (how many
+    gaps), restarts (the sender restarted), unknown_loss (sequence breaks at a restart: the
+    frames lost there cannot be counted). boot_id: the sender's latest boot id (None until a
+    1.1 INFO or STATUS).
     With report_errors=True, feed() also returns the ProtocolError of each rejected frame,
     in stream order (the firmware uses this to NACK a broken command).
     """
@@ -32,19 +44,24 @@ class StreamDecoder:
         self._buf = bytearray()
         self._discarding = False
         self._expect_seq = -1
+        self._break = None  # [frames it lost (0: none), frames since, restart counted]
+        self.boot_id = None
         self.frames = 0
         self.crc_errors = 0
         self.malformed = 0
+        self.bad_payload = 0
         self.unknown_type = 0
         self.oversize = 0
         self.bytes_discarded = 0
         self.lost_frames = 0
         self.gaps = 0
         self.restarts = 0
+        self.unknown_loss = 0
 
     def resync(self):
         """Forget the sequence baseline (after a reconnect or a device reset)."""
         self._expect_seq = -1
+        self._break = None
 
     def rejected(self):
         """Frames rejected for any reason."""
@@ -55,25 +72,65 @@ class StreamDecoder:
             "frames": self.frames,
             "crc_errors": self.crc_errors,
             "malformed": self.malformed,
+            "bad_payload": self.bad_payload,
             "unknown_type": self.unknown_type,
             "oversize": self.oversize,
             "bytes_discarded": self.bytes_discarded,
             "lost_frames": self.lost_frames,
             "gaps": self.gaps,
             "restarts": self.restarts,
+            "unknown_loss": self.unknown_loss,
         }
+
+    def mark_restart(self):
+        """The sender restarted (the caller knows it some other way): the latest sequence
+        break, if it was at most RESTART_WINDOW frames ago, lost an unknown number of frames."""
+        b = self._break
+        if b is None or not b[2]:
+            self.restarts += 1
+        if b is not None:
+            b[2] = True
+        self._unknown_break()
+
+    def _unknown_break(self):
+        b = self._break
+        if b is not None and b[0]:
+            self.lost_frames -= b[0]
+            self.gaps -= 1
+            self.unknown_loss += 1
+            b[0] = 0
 
     def _track_seq(self, seq):
         exp = self._expect_seq
+        b = self._break
         if exp >= 0 and seq != exp:
             gap = (seq - exp) & 0xFFFF
             if gap < 0x8000:
                 self.lost_frames += gap
                 self.gaps += 1
+                self._break = [gap, 0, False]
             else:
-                # the sequence went backwards: the sender restarted, nothing was lost here
+                # the sequence went backwards: the sender restarted; what it lost is unknown
                 self.restarts += 1
+                self.unknown_loss += 1
+                self._break = [0, 0, True]
+        elif b is not None:
+            b[1] += 1
+            if b[1] > RESTART_WINDOW:
+                self._break = None
         self._expect_seq = (seq + 1) & 0xFFFF
+
+    def _restart_signs(self, msg):
+        t = msg.type
+        if t == SAMPLE:
+            if msg.values[10] & FLAG_RESYNC:
+                self._unknown_break()  # its time base restarted: a restart, or START after one
+        elif t == INFO or t == STATUS:
+            boot = msg.values[10] if t == INFO else msg.values[9]
+            if boot is not None:
+                if self.boot_id is not None and boot != self.boot_id:
+                    self.mark_restart()
+                self.boot_id = boot
 
     def feed(self, data):
         """Consume bytes; return the list of messages completed by them."""
@@ -121,6 +178,13 @@ class StreamDecoder:
                 if self.report_errors:
                     out.append(e)
                 continue
+            except VersionError as e:
+                # another major version: even its sequence number means nothing here
+                self.malformed += 1
+                self.bytes_discarded += n + 1
+                if self.report_errors:
+                    out.append(e)
+                continue
             except UnknownTypeError as e:
                 self.unknown_type += 1
                 self._track_seq(e.seq)
@@ -130,11 +194,16 @@ class StreamDecoder:
             except (CobsError, FrameError) as e:
                 self.malformed += 1
                 self.bytes_discarded += n + 1
+                if e.seq is not None:
+                    # its CRC passed, so its header is the sender's: it used this number
+                    self.bad_payload += 1
+                    self._track_seq(e.seq)
                 if self.report_errors:
                     out.append(e)
                 continue
             self.frames += 1
             self._track_seq(msg.seq)
+            self._restart_signs(msg)
             out.append(msg)
         return out
 

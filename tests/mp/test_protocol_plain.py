@@ -161,13 +161,16 @@ def test_decoder_counts_each_malformed_frame_and_keeps_good_ones():
     for _name, frame in bad:
         stream.extend(frame)
         stream.append(0)
-    stream.extend(p.pack(p.SAMPLE, 1, (0,) * 11))
+    stream.extend(p.pack(p.SAMPLE, 4, (0,) * 11))
     msgs = d.feed(bytes(stream))
-    assert [m.seq for m in msgs] == [0, 1]
+    assert [m.seq for m in msgs] == [0, 4]
     # the empty frame is an idle delimiter, not an error
     assert d.rejected() == len(bad) - 1
     assert d.crc_errors == 3  # bit flip, CRC missing, truncated
-    assert d.lost_frames == 0
+    # the two frames whose CRC passed (payload too short, seq 1; too long, seq 3) used their
+    # sequence numbers (SPEC section 4): only seq 2 is missing
+    assert d.bad_payload == 2
+    assert d.lost_frames == 1
 
 
 def test_unknown_type_is_skipped_and_counted():

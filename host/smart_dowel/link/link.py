@@ -49,6 +49,24 @@ _HOLD_S = 2.0  # data held back while a reconnect waits for the board id: at mos
 _HOLD_MAX_MSGS = int(_HOLD_S * P.RATE_MAX_HZ) + _EXTRA_FRAMES  # ... and at most this many messages
 _HANDSHAKE_TYPES = (P.INFO, P.ACK, P.NACK)  # handled as they arrive, even while held back
 _STALL_S = 1.5  # a connected, streaming dowel silent for longer than this is "stalled"
+# A dowel that should stream and has sent no sample for this long is asked who it is and told
+# START again (a restart into idle, a watchdog reset, a START it never got); then again after
+# 1 s, 2 s, ... while it stays silent.
+_SILENT_S = 0.5
+_SILENT_BACKOFF_MAX_S = 4.0
+# A NACKed START is sent again after this, doubling up to the maximum.
+_REFUSED_RETRY_S = 0.25
+_REFUSED_RETRY_MAX_S = 4.0
+_TEXTS_KEPT = 16  # the latest TEXT messages, to explain a NACK
+_RESYNC_ANSWER_S = 2.0  # a RESYNC this long after a START or SET_RATE is its answer
+_LEVELS = {P.LEVEL_INFO: "info", P.LEVEL_WARNING: "warning", P.LEVEL_ERROR: "error"}
+
+
+def _reason(reply):
+    """A NACK's error name, with the TEXT the dowel sent to explain it."""
+    if reply.texts:
+        return "%s: %s" % (reply.error, "; ".join('"%s"' % t for _level, t in reply.texts))
+    return reply.error
 
 
 class _Pending:
@@ -56,7 +74,7 @@ class _Pending:
 
     __slots__ = (
         "cmd_type", "seq", "sent_mono", "deadline", "done", "reply", "payload",
-        "needs_payload", "on_done", "error", "reply_mono",
+        "needs_payload", "on_done", "error", "reply_mono", "texts",
     )
 
     def __init__(self, cmd_type, seq, timeout_s, on_done=None):
@@ -71,6 +89,7 @@ class _Pending:
         self.on_done = on_done  # background commands: called on the reader thread
         self.error = None  # LinkDown if the port dropped while waiting
         self.reply_mono = None
+        self.texts = []  # TEXT messages (level name, text) that came while it was pending
 
     def to_reply(self):
         ack = self.reply
@@ -84,6 +103,7 @@ class _Pending:
             error="" if ok else P.ERROR_NAMES.get(code, "error %d" % code),
             round_trip_s=(self.reply_mono or time.monotonic()) - self.sent_mono,
             reply=self.payload,
+            texts=tuple(self.texts),
         )
 
 
@@ -171,6 +191,20 @@ class SerialLink:
         self._last_reopen_error = None
         self._events = deque(maxlen=200)
         self._last_error = None
+        # restarts and keeping the stream going (protocol 1.1 receiver rules, SPEC section 9)
+        self._boot_id = None  # boot id of this session's dowel, from INFO and STATUS
+        self._uptime_ms = None  # a 1.0 dowel's latest STATUS uptime (no boot id to compare)
+        self._restarts = 0
+        self._gap_restarted = False  # a reconnect met the dowel with another boot id
+        self._texts = deque(maxlen=_TEXTS_KEPT)  # (mono, level name, text)
+        self.last_resync_request_mono = None  # when a START or SET_RATE last went out
+        self._start_in_flight = False
+        self._start_due = None  # when to send START again (after a NACK or a timeout)
+        self._start_retry_s = _REFUSED_RETRY_S
+        self._silent_probe_due = None
+        self._silent_backoff_s = _SILENT_S
+        self._stream_asked_mono = None  # when streaming was last asked for
+        self._refused = None  # why the dowel refuses START, while it does
 
         self._batch_index = 0
         self._raw = bytearray()
@@ -331,7 +365,8 @@ class SerialLink:
             if values:
                 what += " " + " ".join(str(v) for v in values)
             raise CommandRejected(
-                "The dowel refused %s (%s)." % (what, reply.error), reply.error, reply.error_code
+                "The dowel refused %s (%s)." % (what, _reason(reply)), reply.error,
+                reply.error_code
             )
         return reply
 
@@ -350,21 +385,40 @@ class SerialLink:
         return DeviceStatus.from_message(reply.reply)
 
     def start(self, timeout_s=None):
-        """Start streaming samples (resumed automatically after a reconnect)."""
+        """Start streaming samples and wait for the ACK (CommandRejected on a NACK). The link
+        keeps the dowel streaming from then on, as after keep_streaming()."""
         self._want_streaming = True
-        reply = self._command(P.CMD_START, (), timeout_s)
+        self._stream_asked_mono = time.monotonic()
+        self.last_resync_request_mono = time.monotonic()
+        try:
+            reply = self._command(P.CMD_START, (), timeout_s)
+        except CommandRejected:
+            self._start_due = time.monotonic() + self._start_retry_s
+            raise
         self._update_info(streaming=True)
         return reply
+
+    def keep_streaming(self):
+        """Have the dowel stream, without waiting: START goes out from the reader thread; a
+        NACK is retried with back-off (each one a "refused" event with its reason), and a dowel
+        that goes silent (a restart into idle) is asked again within a second."""
+        now = time.monotonic()
+        self._want_streaming = True
+        self._stream_asked_mono = now
+        self._start_due = now
+        self._start_retry_s = _REFUSED_RETRY_S
 
     def stop(self, timeout_s=None):
         """Stop streaming samples."""
         self._want_streaming = False
+        self._start_due = None
         reply = self._command(P.CMD_STOP, (), timeout_s)
         self._update_info(streaming=False)
         return reply
 
     def set_rate(self, rate_hz, timeout_s=None):
         """Set the sample rate in Hz (restored automatically after a reconnect)."""
+        self.last_resync_request_mono = time.monotonic()
         reply = self._command(P.CMD_SET_RATE, (int(rate_hz),), timeout_s)
         self._want_rate = int(rate_hz)
         self._update_info(rate_hz=int(rate_hz))
@@ -409,6 +463,8 @@ class SerialLink:
             with self._lock:
                 self._pending.pop(seq, None)
             self._emit("warning", str(e), error=e)
+            return False
+        return True
 
     def _report_background(self, p):
         name = COMMAND_NAMES.get(p.cmd_type, str(p.cmd_type))
@@ -461,6 +517,10 @@ class SerialLink:
                 status=self._status,
                 last_error=self._last_error,
                 counters=c,
+                boot_id=self._boot_id,
+                restarts=self._restarts,
+                unknown_loss=c.get("unknown_loss", 0),
+                refused=self._refused,
             )
 
     def _counters_locked(self):
@@ -616,14 +676,67 @@ class SerialLink:
             self._samples += 1
             self._samples_this_conn += 1
             self._track_rate(m.values[0], now)
+            self._silent_backoff_s = _SILENT_S
+            self._silent_probe_due = None
+            if m.values[10] & P.FLAG_RESYNC and not self._resync_asked(now):
+                # the time base restarted by itself: ask who is there (a new boot id is a
+                # restart; SPEC section 9)
+                self._send_background(P.CMD_GET_INFO, on_done=lambda p: None)
         elif t == P.INFO:
-            self._info = DeviceInfo.from_message(m)
+            info = DeviceInfo.from_message(m)
+            self._info = info
             self._attach_payload(P.CMD_GET_INFO, m)
+            self._check_restart(info.boot_id, None, info.streaming)
         elif t == P.STATUS:
-            self._status = DeviceStatus.from_message(m)
+            st = DeviceStatus.from_message(m)
+            self._status = st
             self._attach_payload(P.CMD_GET_STATUS, m)
+            self._check_restart(st.boot_id, st.uptime_ms, st.streaming)
         elif t == P.ACK or t == P.NACK:
             self._on_reply(m)
+        elif t == P.TEXT:
+            self._note_text(m, now)
+
+    def _note_text(self, m, now):
+        level = _LEVELS.get(m.values[0], "level %d" % m.values[0])
+        entry = (level, m.values[1])
+        self._texts.append((now,) + entry)
+        with self._lock:
+            for p in self._pending.values():
+                p.texts.append(entry)
+
+    def _resync_asked(self, now):
+        asked = self.last_resync_request_mono
+        return asked is not None and now - asked <= _RESYNC_ANSWER_S
+
+    def _check_restart(self, boot_id, uptime_ms, streaming):
+        """INFO or STATUS from the connected dowel: did it restart? (SPEC section 9)"""
+        why = None
+        if boot_id is not None:
+            if self._boot_id is not None and boot_id != self._boot_id:
+                why = "its boot id changed from %08x to %08x" % (self._boot_id, boot_id)
+            self._boot_id = boot_id
+        else:
+            # a 1.0 dowel says nothing of its boots: its uptime or its stream starting
+            # again by itself is the sign
+            if uptime_ms is not None:
+                prev = self._uptime_ms
+                self._uptime_ms = uptime_ms
+                # (not a wrap: the counter wraps at 2**30 ms, about 12 days)
+                if prev is not None and uptime_ms < prev and prev - uptime_ms < (1 << 29):
+                    why = "its uptime started again (%d ms, was %d ms)" % (uptime_ms, prev)
+            if why is None and streaming is False and self._want_streaming and \
+                    self._samples_this_conn and not self._start_in_flight:
+                why = "it stopped streaming by itself"
+            if why is not None:
+                self._decoder.mark_restart()
+        if why is None or self._state != CONNECTED:
+            return
+        self._restarts += 1
+        self._flush()  # what came before the restart goes out first
+        self._emit("restart", "The dowel on %s restarted: %s." % (self.port, why))
+        if self._want_streaming:
+            self._start_due = time.monotonic()  # a restarted dowel comes back idle
 
     def _track_rate(self, t_us, now):
         with self._lock:
@@ -696,6 +809,74 @@ class SerialLink:
             and now - self._handshake_mono > _HANDSHAKE_RETRY_S
         ):
             self._begin_handshake()
+        if self._state == CONNECTED and self._want_streaming and not self._resume:
+            self._keep_streaming(now)
+
+    # ---------------------------------------------------------------- keeping the stream going
+
+    def _keep_streaming(self, now):
+        """START again after a NACK (with back-off), and ask a silent dowel who it is."""
+        if self._start_in_flight:
+            return
+        if self._start_due is not None:
+            if now >= self._start_due:
+                self._send_start(now)
+            return
+        last = self._last_sample_mono
+        if last is None or (self._stream_asked_mono or 0) > last:
+            last = self._stream_asked_mono
+        if last is None or now - last <= _SILENT_S:
+            return
+        if self._silent_probe_due is None:
+            self._silent_probe_due = now
+        if now < self._silent_probe_due:
+            return
+        self._silent_probe_due = now + self._silent_backoff_s
+        self._silent_backoff_s = min(self._silent_backoff_s * 2, _SILENT_BACKOFF_MAX_S)
+        # who is there, and is it streaming? a restarted dowel has a new boot id (1.1) or
+        # says it is not streaming (1.0); START follows the answer
+        self._send_background(P.CMD_GET_INFO, on_done=self._on_silent_info)
+
+    def _on_silent_info(self, p):
+        if not self._want_streaming:
+            return
+        info = DeviceInfo.from_message(p.payload) if p.payload is not None else None
+        if info is None or not info.streaming:
+            self._start_due = time.monotonic()
+
+    def _send_start(self, now):
+        self._start_due = None
+        self._start_in_flight = True
+        self.last_resync_request_mono = now
+        if not self._send_background(P.CMD_START, on_done=self._on_start_done):
+            self._start_in_flight = False  # it could not be sent: try again later
+            self._start_due = now + self._start_retry_s
+
+    def _on_start_done(self, p):
+        self._start_in_flight = False
+        now = time.monotonic()
+        if not self._want_streaming:
+            return
+        if p.reply is not None and p.reply.type == P.ACK:
+            self._update_info(streaming=True)
+            self._start_retry_s = _REFUSED_RETRY_S
+            self._stream_asked_mono = now
+            if self._refused is not None:
+                self._refused = None
+                self._emit("streaming", "The dowel accepted START: it streams again.")
+            return
+        delay = self._start_retry_s
+        self._start_retry_s = min(self._start_retry_s * 2, _REFUSED_RETRY_MAX_S)
+        self._start_due = now + delay
+        if p.reply is None:
+            if p.error is None:
+                self._emit("warning", "The dowel did not answer START; trying again in %.1f s."
+                           % delay)
+            return
+        why = _reason(p.to_reply())
+        self._refused = why
+        self._emit("refused", "The dowel refused START (%s); trying again in %.1f s."
+                   % (why, delay))
 
     def _flush(self):
         if not self._raw and not self._msgs:
@@ -744,6 +925,11 @@ class SerialLink:
         self._handshake_mono = None
         if info is not None:
             self._info = info
+            if info.boot_id is not None:
+                if self._resume and self._boot_id not in (None, info.boot_id):
+                    self._gap_restarted = True  # known for certain: it booted again
+                    self._restarts += 1
+                self._boot_id = info.boot_id
         info = self._info
         if self._board_id is None and info is not None:
             self._board_id = info.board_id
@@ -766,10 +952,14 @@ class SerialLink:
             if resume is None:
                 resume = self._gap_streaming
             if resume and (info is None or not info.streaming):
-                self._send_resume(P.CMD_START, (), streaming=True)
+                self._want_streaming = True
+                self._stream_asked_mono = time.monotonic()
+                self._start_due = time.monotonic()
 
     def _send_resume(self, cmd_type, values, **changes):
         """A command restoring the session after a reconnect; its ACK updates the cached INFO."""
+        if cmd_type == P.CMD_SET_RATE:
+            self.last_resync_request_mono = time.monotonic()
 
         def done(p):
             if p.reply is not None and p.reply.type == P.ACK:
@@ -798,6 +988,7 @@ class SerialLink:
             self._pending.clear()
             # its frames are not this session's: a fresh decoder, its counters dropped
             self._decoder = P.StreamDecoder()
+        self._start_in_flight = False
         for p in waiting:
             p.error = LinkDown("A different dowel answered on %s." % self.port)
             p.done.set()
@@ -842,6 +1033,7 @@ class SerialLink:
             p.error = LinkDown("The dowel was unplugged while waiting for an answer (%s)." % exc)
             p.done.set()
         self._discard_held()  # read from a dowel that never confirmed who it is
+        self._start_in_flight = False  # its START, if any, went with the port
         if self._gap_open is None:
             self._gap_open = {
                 "start_wall": self._last_rx_wall if self._last_rx_wall is not None else time.time(),
@@ -919,7 +1111,10 @@ class SerialLink:
         last = g["last_seq"]
         lost = None
         restarted = False
-        if last is not None:
+        if self._gap_restarted:
+            restarted = True  # a new boot id: what it lost meanwhile is unknown
+            self._gap_restarted = False
+        elif last is not None:
             d = (m.seq - last - 1) & 0xFFFF
             elapsed = max(0.0, now - g["start_mono"])
             bound = elapsed * P.RATE_MAX_HZ * 1.1 + _EXTRA_FRAMES

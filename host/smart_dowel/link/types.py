@@ -53,6 +53,7 @@ class DeviceInfo:
     rate_hz: int
     oversample: int
     streaming: bool
+    boot_id: int | None = None  # protocol 1.1: drawn at power-up; None from a 1.0 dowel
 
     @classmethod
     def from_message(cls, msg):
@@ -68,6 +69,7 @@ class DeviceInfo:
             rate_hz=f["rate_hz"],
             oversample=f["oversample"],
             streaming=bool(f["streaming"]),
+            boot_id=f.get("boot_id"),
         )
 
 
@@ -86,6 +88,9 @@ class DeviceStatus:
     imu_present: bool
     watchdog_reset: bool
     last_error: int
+    boot_id: int | None = None  # protocol 1.1 (None from a 1.0 dowel), as in INFO
+    busy_mean_us: int | None = None  # 1.1: sampling work per slot, mean over the last second
+    busy_max_us: int | None = None  # 1.1: ... the longest slot of that second
 
     @classmethod
     def from_message(cls, msg):
@@ -103,6 +108,9 @@ class DeviceStatus:
             imu_present=bool(flags & P.STATUS_IMU_PRESENT),
             watchdog_reset=bool(flags & P.STATUS_WATCHDOG),
             last_error=f["last_error"],
+            boot_id=f.get("boot_id"),
+            busy_mean_us=f.get("busy_mean_us"),
+            busy_max_us=f.get("busy_max_us"),
         )
 
 
@@ -117,6 +125,7 @@ class CommandReply:
     error: str  # ERROR_NAMES of the NACK code, "" on ACK
     round_trip_s: float
     reply: object = None  # the INFO / STATUS message that answered GET_INFO / GET_STATUS
+    texts: tuple = ()  # the TEXT messages (level name, text) the dowel sent while it was pending
 
 
 @dataclass(frozen=True)
@@ -142,7 +151,13 @@ class LinkEvent:
     kind: "state" (the link state changed), "gap" (a reconnect closed a gap, see `gap`),
     "error" (the port failed, a consumer callback raised, or a different dowel answered after
     a reconnect; `error` holds the exception, if any),
-    "warning" (the dowel NACKed or ignored a command the link sent on its own).
+    "warning" (the dowel NACKed or ignored a command the link sent on its own),
+    "restart" (the connected dowel restarted: a new boot id, or for a 1.0 dowel its uptime or
+    stream started again by itself),
+    "refused" (the dowel NACKed START; the link tries again with back-off; `message` has the
+    NACK's error and any TEXT the dowel sent with it),
+    "streaming" (the dowel streams again after a refusal).
+    Events that describe the stream come after the batch holding the messages before them.
     """
 
     kind: str
@@ -202,3 +217,7 @@ class LinkStats:
     status: DeviceStatus | None = None  # the latest STATUS
     last_error: str | None = None  # the latest error or warning sentence
     counters: dict = field(default_factory=dict)  # the decoder's raw counters, summed over reconnects
+    boot_id: int | None = None  # the connected dowel's boot id (protocol 1.1)
+    restarts: int = 0  # restarts of the dowel seen (boot id, or for 1.0 its uptime / stream)
+    unknown_loss: int = 0  # sequence breaks at a restart: frames lost there are not counted
+    refused: str | None = None  # while the dowel refuses START: why (NACK error and TEXT)

@@ -56,6 +56,10 @@ ROWS_KEPT = 50
 NO_DATA_S = 1.0
 # A RESYNC within this long of a START or SET_RATE the host sent is the answer to it.
 RESYNC_ANSWER_S = 2.0
+# A restart the dowel confirms (a new boot id in the STATUS after its first samples) this long
+# after a gap names that gap's cause.
+RESTART_CONFIRM_S = 2.0
+SUMMARY_EVERY_S = 5.0  # the session's lost frames and link counters are saved this often
 TEXT_LEVELS = {P.LEVEL_INFO: "info", P.LEVEL_WARNING: "warning", P.LEVEL_ERROR: "error"}
 _SEVERITY = {"info": "information", "warning": "warning", "error": "error"}
 
@@ -169,6 +173,9 @@ class LiveSession:
         self._lost_base = 0
         self._lost_seen = 0
         self._clock_warned = set()
+        self._refused_shown = None
+        self._last_gap_mono = None
+        self._next_summary = 0.0
         self._closed = False
 
     # ------------------------------------------------------------------ session
@@ -232,8 +239,9 @@ class LiveSession:
         return link.connect(rate_hz=rate_hz, stream=False, timeout_s=timeout_s)
 
     def start_streaming(self):
-        """Ask the dowel to stream (and to keep streaming: the link restarts it)."""
-        self.link.start()
+        """Have the dowel stream, and keep it streaming: the link sends START (again after a
+        NACK, with back-off, and to a dowel that went silent or restarted)."""
+        self.link.keep_streaming()
 
     @property
     def link_failure(self):
@@ -246,7 +254,22 @@ class LiveSession:
         now = time.monotonic()
         with self._lock:
             self._watch(now)
+            if now >= self._next_summary:
+                self._next_summary = now + SUMMARY_EVERY_S
+                self._save_link_summary()
         self._publish_status()
+
+    def lost_frames(self):
+        """Frames lost over this session (sequence gaps and unplugs), as far as countable."""
+        return self._lost_count()
+
+    def _save_link_summary(self):
+        if self.writer is None or self.link is None:
+            return
+        st = self.link.stats()
+        counters = dict(st.counters)
+        counters.update(restarts=st.restarts, reconnects=st.reconnects, samples=self.samples)
+        self.writer.set_link_summary(st.lost_frames - self._lost_base, counters)
 
     def close(self):
         """End the open set, stop the dowel's stream and the link, close the session (flushing
@@ -264,6 +287,7 @@ class LiveSession:
             with self._lock:
                 if self._outage is not None:
                     self._end_outage_at_close()
+                self._save_link_summary()
                 w, self.writer = self.writer, None
             if w is not None:
                 w.close()
@@ -383,13 +407,18 @@ class LiveSession:
         text = m.values[1]
         t_s = self._now_s()
         self.texts.append((t_s, level, text))
+        if self.writer is not None:
+            self.writer.add_event(t_s, "dowel", level, "text", text)
         self._emit(E.Notice("The dowel says (%s)" % level, text,
                             _SEVERITY.get(level, "warning"), "text"))
 
-    def _warn(self, kind, sentence):
-        self.warnings.append((self._now_s(), sentence))
-        self._emit(E.Notice("Dowel clock" if kind == "clock" else "Serial link", sentence,
-                            "warning", kind))
+    def _warn(self, kind, sentence, title="Serial link"):
+        """Something the host found: shown, and kept with the session."""
+        t_s = self._now_s()
+        self.warnings.append((t_s, kind, sentence))
+        if self.writer is not None:
+            self.writer.add_event(t_s, "host", "warning", kind, sentence)
+        self._emit(E.Notice(title, sentence, "warning", kind))
 
     def _check_clock(self, t_us, rx, lost):
         stated = None
@@ -409,7 +438,8 @@ class LiveSession:
         if key in self._clock_warned:
             return
         self._clock_warned.add(key)
-        self._warn("clock", "The dowel's timing does not add up: %s." % "; ".join(report.problems))
+        self._warn("clock", "The dowel's timing does not add up: %s." % "; ".join(report.problems),
+                   title="Dowel clock")
 
     # ------------------------------------------------------------------ gaps
 
@@ -489,13 +519,36 @@ class LiveSession:
         self._store_gap(o.start_us, end_us, lost, o.cause, o.reason)
 
     def _store_gap(self, start_us, end_us, lost, cause, reason):
-        self.gaps.append((start_us / 1e6, end_us / 1e6, lost, cause, reason))
+        self.gaps.append([start_us / 1e6, end_us / 1e6, lost, cause, reason])
+        self._last_gap_mono = time.monotonic()
         if self.writer is not None:
-            text = reason
-            if lost is None:
-                text += " (how many frames were lost is unknown)"
-            self.writer.add_gap(start_s=start_us / 1e6, end_s=end_us / 1e6,
-                                lost_frames=lost or 0, reason=text)
+            self.writer.add_gap(start_s=start_us / 1e6, end_s=end_us / 1e6, lost_frames=lost,
+                                reason=reason, cause=cause, lost_known=lost is not None)
+
+    def _on_restart(self, message):
+        """The link says the dowel restarted (a new boot id; for a 1.0 dowel, its uptime or
+        stream began again). Whatever gap it made, its lost frames are unknown."""
+        self._warn_kept("restart", message)
+        o = self._outage
+        if o is not None:
+            o.cause, o.reason, o.restarted = RESTARTED, message, True
+            return
+        last = self._last_gap_mono
+        if self.gaps and last is not None and time.monotonic() - last <= RESTART_CONFIRM_S:
+            # the gap its first samples already closed (a RESYNC): now we know why
+            g = self.gaps[-1]
+            g[2], g[3], g[4] = None, RESTARTED, message
+            if self.writer is not None:
+                self.writer.amend_last_gap(cause=RESTARTED, reason=message, lost_known=False)
+            return
+        o = self._open_outage(RESTARTED, message, time.monotonic())
+        o.restarted = True
+
+    def _warn_kept(self, kind, message):
+        t_s = self._now_s()
+        self.warnings.append((t_s, kind, message))
+        if self.writer is not None:
+            self.writer.add_event(t_s, "host", "warning", kind, message)
 
     def _watch(self, now):
         """No usable sample for NO_DATA_S while the dowel should stream: a gap."""
@@ -526,6 +579,7 @@ class LiveSession:
 
     def on_link_event(self, event):
         """A link.LinkEvent: unplugs and reconnects become gaps; warnings are told."""
+        refused = None
         with self._lock:
             if event.kind == "state" and event.state == "reconnecting":
                 self._open_outage(UNPLUGGED, event.message, time.monotonic())
@@ -534,8 +588,25 @@ class LiveSession:
                 o.lost = event.gap.lost_frames
                 if event.gap.device_restarted:
                     o.restarted = True
+            elif event.kind == "restart":
+                self._on_restart(event.message)
+            elif event.kind == "refused":
+                why = self.link.stats().refused if self.link is not None else event.message
+                if why != self._refused_shown:
+                    self._refused_shown = why
+                    self._warn_kept("refused", event.message)
+                    refused = event.message
+            elif event.kind == "streaming":
+                self._refused_shown = None
         if event.kind == "gap":
             self._emit(E.Notice("Reconnected", event.message, "information", "gap"))
+        elif event.kind == "restart":
+            self._emit(E.Notice("Dowel restarted", event.message, "warning", "restart"))
+        elif event.kind == "refused":
+            if refused is not None:
+                self._emit(E.Notice("Dowel refused START", refused, "warning", "refused"))
+        elif event.kind == "streaming":
+            self._emit(E.Notice("Dowel streaming", event.message, "information", "refused"))
         elif event.kind == "error":
             self._emit(E.Notice("Serial link", event.message, "error", "link"))
         elif event.kind == "warning":

@@ -137,5 +137,6 @@ class LinkStatus:
             reconnects=stats.reconnects,
             since_rx_s=stats.last_rx_age_s,
             stalled=bool(getattr(stats, "stalled", False)),
+            refused=getattr(stats, "refused", None) or "",
             message=message or (stats.last_error or ""),
         )

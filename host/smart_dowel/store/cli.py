@@ -70,6 +70,20 @@ def list_sessions(store, args, out):
     return 0
 
 
+def lost_line(s):
+    """'12 frames (3 gaps, 1 with frames lost unknown)' for a session dict."""
+    lost = s.get("lost_frames")
+    unknown = sum(1 for g in s.get("gaps", []) if g["lost_frames"] is None)
+    if lost is None:
+        text = "not counted"
+    else:
+        text = "%d frame%s" % (lost, "" if lost == 1 else "s")
+    if unknown:
+        text += ", and unknown in %d gap%s (the dowel restarted)" % (
+            unknown, "" if unknown == 1 else "s")
+    return text
+
+
 def _print_table(rows, out, right=()):
     widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
@@ -95,11 +109,18 @@ def show_session(store, session_id, out):
     if s["pipeline_version"]:
         p("  pipeline  %s" % s["pipeline_version"])
     p("  reps      %d in %d set(s), %d with a fault" % (s["rep_count"], s["set_count"], s["faulty_reps"]))
+    p("  lost      %s" % lost_line(s))
     if s["gaps"]:
         for g in s["gaps"]:
-            lost = "" if "restarted" in g["reason"] else "(%d frames lost) " % g["lost_frames"]
-            p("  gap       %.1f s to %s s %s%s" % (
+            lost = ("frames lost unknown" if g["lost_frames"] is None
+                    else "%d frames lost" % g["lost_frames"])
+            p("  gap       %.1f s to %s s (%s) %s" % (
                 g["start_s"], fmt_num(g["end_s"]), lost, g["reason"]))
+    for e in s.get("events", []):
+        who = "dowel" if e["source"] == "dowel" else "warning"
+        p("  %-9s %.1f s %s%s" % (who, e["t_s"],
+                                  "%s: " % e["level"] if e["source"] == "dowel" else "",
+                                  e["message"]))
     groups = [(st["number"], st) for st in s["sets"]]
     loose = [r for r in s["reps"] if r["set"] is None]
     if loose:

@@ -429,7 +429,7 @@ class Store:
 
     def list_sessions(self, patient=None, session_id=None):
         """Sessions, newest first: id, patient, started, ended, duration_s, sets, rep_count,
-        fault_count, faulty_reps, mean_depth_deg, samples, gaps, source."""
+        fault_count, faulty_reps, mean_depth_deg, samples, gaps, lost_frames, source."""
         sql = (
             "SELECT s.id, p.name, s.started, s.ended, s.source, "
             " (SELECT COUNT(*) FROM sets WHERE session_id = s.id), "
@@ -440,7 +440,8 @@ class Store:
             " (SELECT AVG(depth_deg) FROM reps WHERE session_id = s.id), "
             " (SELECT COALESCE(SUM(n), 0) FROM sample_blocks WHERE session_id = s.id), "
             " (SELECT MAX(t1_s) FROM sample_blocks WHERE session_id = s.id), "
-            " (SELECT COUNT(*) FROM gaps WHERE session_id = s.id), s.patient_id "
+            " (SELECT COUNT(*) FROM gaps WHERE session_id = s.id), s.patient_id, "
+            " s.lost_frames "
             "FROM sessions s JOIN patients p ON p.id = s.patient_id "
         )
         where, args = [], []
@@ -472,6 +473,7 @@ class Store:
                 "duration_s": r[11] or 0.0,
                 "gap_count": r[12],
                 "patient_id": r[13],
+                "lost_frames": r[14],  # None: not counted (a session from before version 2)
             }
             for r in rows
         ]
@@ -486,7 +488,8 @@ class Store:
     def session(self, session_id):
         """Everything about one session but its samples: the list_sessions fields plus
         device, calibration, pipeline_version, sets (each with its reps), reps (all, each with
-        its faults, set number and index), and gaps."""
+        its faults, set number and index), gaps (lost_frames None where unknown, cause), link
+        (the link's counters) and events (the dowel's TEXT and the host's warnings)."""
         sid = int(session_id)
         summary = self.session_summary(sid)
         with self._read("reading a session") as conn:
@@ -512,10 +515,18 @@ class Store:
                 (sid,),
             ).fetchall()
             gap_rows = conn.execute(
-                "SELECT start_s, end_s, lost_frames, reason FROM gaps WHERE session_id = ? "
-                "ORDER BY start_s",
+                "SELECT start_s, end_s, lost_frames, reason, cause, lost_known FROM gaps "
+                "WHERE session_id = ? ORDER BY start_s",
                 (sid,),
             ).fetchall()
+            event_rows = conn.execute(
+                "SELECT t_s, source, level, kind, message FROM session_events "
+                "WHERE session_id = ? ORDER BY t_s, id",
+                (sid,),
+            ).fetchall()
+            link_row = conn.execute(
+                "SELECT link_json FROM sessions WHERE id = ?", (sid,)
+            ).fetchone()
         faults_by_rep = {}
         for r in fault_rows:
             faults_by_rep.setdefault(r[0], []).append(
@@ -563,8 +574,15 @@ class Store:
                 "sets": sets,
                 "reps": reps,
                 "gaps": [
-                    {"start_s": g[0], "end_s": g[1], "lost_frames": g[2], "reason": g[3]}
+                    {"start_s": g[0], "end_s": g[1], "lost_frames": g[2] if g[5] else None,
+                     "reason": g[3], "cause": g[4]}
                     for g in gap_rows
+                ],
+                "link": json.loads(link_row[0] or "{}"),
+                # the dowel's TEXT messages (source "dowel") and the host's warnings
+                "events": [
+                    {"t_s": e[0], "source": e[1], "level": e[2], "kind": e[3], "message": e[4]}
+                    for e in event_rows
                 ],
             }
         )
@@ -932,11 +950,14 @@ class SessionWriter:
         self._wake.set()
         return number
 
-    def add_gap(self, gap=None, *, start_s=None, end_s=None, lost_frames=None, reason=""):
-        """Record a stretch without data after an unplug: a link.Gap, or explicit times.
+    def add_gap(self, gap=None, *, start_s=None, end_s=None, lost_frames=None, reason="",
+                cause="", lost_known=None):
+        """Record a stretch without data: a link.Gap (an unplug), or explicit times.
 
         With a link.Gap the times are placed on the session clock: from the last sample
-        before the drop, for as long as the host saw nothing.
+        before the drop, for as long as the host saw nothing. lost_known=False (or a Gap whose
+        dowel restarted) stores the frames lost as unknown; with explicit times, lost_frames
+        None means unknown too. cause: one word for why ("unplugged", "restarted", ...).
         """
         self._check_open()
         awaiting = False
@@ -944,8 +965,12 @@ class SessionWriter:
             duration = max(0.0, float(gap.duration_s))
             lost_frames = gap.lost_frames if lost_frames is None else lost_frames
             reason = reason or gap.reason or ""
+            cause = cause or "unplugged"
             if getattr(gap, "device_restarted", False):
                 reason += " (the dowel restarted: how many frames were lost is unknown)"
+                lost_known = False
+            elif lost_known is None:
+                lost_known = lost_frames is not None
             jump = self._clock.last_jump
             if start_s is None and jump is not None and abs((jump[1] - jump[0]) / 1e6 - duration) < 1.0 + duration * 0.2:
                 # the samples after the reconnect are already here: use where the jump is
@@ -956,13 +981,43 @@ class SessionWriter:
                 end_s = start_s + duration  # until the first sample after it says otherwise
                 self._clock.gap(duration)
                 awaiting = True
+        elif lost_known is None:
+            lost_known = lost_frames is not None
         if start_s is None:
             raise ValueError("add_gap needs a link Gap or start_s")
         with self._lock:
             self._ops.append(
-                ("gap", (float(start_s), _num(end_s), int(lost_frames or 0), str(reason)))
+                ("gap", (float(start_s), _num(end_s), int(lost_frames or 0), str(reason),
+                         str(cause), 1 if lost_known else 0))
             )
             self._gap_awaiting_end = awaiting
+        self._wake.set()
+
+    def amend_last_gap(self, cause=None, reason=None, lost_known=None):
+        """Change the latest gap's cause, reason or whether its lost frames are known (a
+        restart that the dowel confirmed after the gap was recorded)."""
+        self._check_open()
+        with self._lock:
+            self._ops.append(("gap_amend", (cause, reason, lost_known)))
+        self._wake.set()
+
+    def add_event(self, t_s, source, level, kind, message):
+        """Keep a message with the session: the dowel's TEXT (source "dowel") or something the
+        host found (source "host": a clock that disagrees, a refused START, a restart)."""
+        self._check_open()
+        with self._lock:
+            self._ops.append(("event", (float(t_s), str(source), str(level), str(kind),
+                                        str(message))))
+        self._wake.set()
+
+    def set_link_summary(self, lost_frames, counters):
+        """The frames lost over the session so far, and the link's counters (saved with it)."""
+        self._check_open()
+        payload = (None if lost_frames is None else int(lost_frames),
+                   json.dumps(_jsonable(counters or {}), sort_keys=True))
+        with self._lock:
+            self._ops = [op for op in self._ops if op[0] != "link"]  # only the newest counts
+            self._ops.append(("link", payload))
         self._wake.set()
 
     def set_calibration(self, calibration):
@@ -1055,12 +1110,31 @@ class SessionWriter:
                  for f in r["faults"]],
             )
         elif kind == "gap":
-            start_s, end_s, lost, reason = payload
+            start_s, end_s, lost, reason, cause, lost_known = payload
             conn.execute(
-                "INSERT INTO gaps (session_id, start_s, end_s, lost_frames, reason) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (self.id, start_s, end_s, lost, reason),
+                "INSERT INTO gaps (session_id, start_s, end_s, lost_frames, reason, cause, "
+                "lost_known) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (self.id, start_s, end_s, lost, reason, cause, lost_known),
             )
+        elif kind == "gap_amend":
+            cause, reason, lost_known = payload
+            last = "(SELECT MAX(id) FROM gaps WHERE session_id = ?)"
+            if cause is not None:
+                conn.execute("UPDATE gaps SET cause = ? WHERE id = " + last, (cause, self.id))
+            if reason is not None:
+                conn.execute("UPDATE gaps SET reason = ? WHERE id = " + last, (reason, self.id))
+            if lost_known is not None:
+                conn.execute("UPDATE gaps SET lost_known = ? WHERE id = " + last,
+                             (1 if lost_known else 0, self.id))
+        elif kind == "event":
+            conn.execute(
+                "INSERT INTO session_events (session_id, t_s, source, level, kind, message) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (self.id,) + payload,
+            )
+        elif kind == "link":
+            conn.execute("UPDATE sessions SET lost_frames = ?, link_json = ? WHERE id = ?",
+                         payload + (self.id,))
         elif kind == "gap_end":
             conn.execute(
                 "UPDATE gaps SET end_s = ? WHERE id = "

@@ -79,6 +79,25 @@ MIGRATIONS = [
         reason      TEXT NOT NULL DEFAULT ''
     );
     """,
+    # 1 -> 2: what the link knew of each session (issue 17): frames lost over the session and
+    # the link's counters, the dowel's TEXT messages and the host's warnings, each gap's cause,
+    # and gaps whose lost frames are unknown (the dowel restarted inside them)
+    """
+    ALTER TABLE gaps ADD COLUMN cause TEXT NOT NULL DEFAULT '';
+    ALTER TABLE gaps ADD COLUMN lost_known INTEGER NOT NULL DEFAULT 1;  -- 0: lost_frames unknown
+    ALTER TABLE sessions ADD COLUMN lost_frames INTEGER;  -- NULL: not counted (before version 2)
+    ALTER TABLE sessions ADD COLUMN link_json TEXT NOT NULL DEFAULT '{}';
+    CREATE TABLE session_events (
+        id         INTEGER PRIMARY KEY,
+        session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+        t_s        REAL NOT NULL,                -- session seconds
+        source     TEXT NOT NULL,                -- 'dowel' (its TEXT) or 'host' (what it found)
+        level      TEXT NOT NULL,                -- 'info', 'warning', 'error'
+        kind       TEXT NOT NULL,                -- 'text', 'clock', 'refused', 'restart', ...
+        message    TEXT NOT NULL
+    );
+    CREATE INDEX session_events_session ON session_events(session_id, t_s);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -370,6 +370,11 @@ def banner_content(snap, status):
     if status is not None and status.state == RECONNECTING:
         return "link", Text("RECONNECTING · plug the dowel back in: the set resumes by itself",
                             "bold")
+    if status is not None and status.no_valid_data:
+        return "link", Text("NO VALID DATA · %s" % (status.rejected or "nothing readable"),
+                            "bold")
+    if status is not None and status.refused:
+        return "link", Text("THE DOWEL REFUSES TO STREAM · %s" % status.refused, "bold")
     if status is not None and status.state == CONNECTED and status.stalled:
         return "link", Text("NO DATA · the dowel is connected but silent: check the cable",
                             "bold")
@@ -464,10 +469,18 @@ def status_text(status: LinkStatus, snap: Snapshot):
             away = " · no data for %.0f s" % status.since_rx_s
         t.append(" %s%s · lost %d frames" % (where, away, status.lost_frames))
         return t
+    if status.no_valid_data:
+        # bytes arrive but nothing in them is a sample: never "connected"
+        t.append(" NO VALID DATA ", "bold reverse")
+        t.append(" %s · %s" % (where, status.rejected or "nothing readable"), "bold #ff5050")
+        t.append(" · lost %d" % status.lost_frames)
+        return t
     mark = {CONNECTED: "●", CONNECTING: "◌"}.get(status.state, "○")
     t.append("%s %s " % (mark, status.state), "bold")
     t.append(where)
-    if status.stalled:
+    if status.refused:
+        t.append(" · START REFUSED: %s" % status.refused, "bold #ff5050")
+    elif status.stalled:
         t.append(" · NO DATA for %.0f s" % (status.since_rx_s or 0), "bold #ff5050")
     else:
         t.append(" · %.0f Hz" % status.sample_rate_hz)
