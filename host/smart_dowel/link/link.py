@@ -198,6 +198,7 @@ class SerialLink:
         self._gap_restarted = False  # a reconnect met the dowel with another boot id
         self._texts = deque(maxlen=_TEXTS_KEPT)  # (mono, level name, text)
         self.last_resync_request_mono = None  # when a START or SET_RATE last went out
+        self._resync_until = 0.0  # a RESYNC before this (monotonic) answers that command
         self._start_in_flight = False
         self._start_due = None  # when to send START again (after a NACK or a timeout)
         self._start_retry_s = _REFUSED_RETRY_S
@@ -389,7 +390,7 @@ class SerialLink:
         keeps the dowel streaming from then on, as after keep_streaming()."""
         self._want_streaming = True
         self._stream_asked_mono = time.monotonic()
-        self.last_resync_request_mono = time.monotonic()
+        self._expect_resync()
         try:
             reply = self._command(P.CMD_START, (), timeout_s)
         except CommandRejected:
@@ -418,7 +419,7 @@ class SerialLink:
 
     def set_rate(self, rate_hz, timeout_s=None):
         """Set the sample rate in Hz (restored automatically after a reconnect)."""
-        self.last_resync_request_mono = time.monotonic()
+        self._expect_resync()
         reply = self._command(P.CMD_SET_RATE, (int(rate_hz),), timeout_s)
         self._want_rate = int(rate_hz)
         self._update_info(rate_hz=int(rate_hz))
@@ -678,10 +679,16 @@ class SerialLink:
             self._track_rate(m.values[0], now)
             self._silent_backoff_s = _SILENT_S
             self._silent_probe_due = None
-            if m.values[10] & P.FLAG_RESYNC and not self._resync_asked(now):
-                # the time base restarted by itself: ask who is there (a new boot id is a
-                # restart; SPEC section 9)
-                self._send_background(P.CMD_GET_INFO, on_done=lambda p: None)
+            if m.values[10] & P.FLAG_RESYNC:
+                if self._resync_asked(now):
+                    self._resync_until = 0.0  # the answer to our START or SET_RATE
+                else:
+                    # the time base restarted by itself: say so before this sample, and ask
+                    # who is there (a new boot id is a restart; SPEC section 9)
+                    self._flush()
+                    self._emit("resync", "The dowel's time base restarted without a START or "
+                               "SET_RATE (RESYNC): it restarted, or reset its stream.")
+                    self._send_background(P.CMD_GET_INFO, on_done=lambda p: None)
         elif t == P.INFO:
             info = DeviceInfo.from_message(m)
             self._info = info
@@ -706,8 +713,13 @@ class SerialLink:
                 p.texts.append(entry)
 
     def _resync_asked(self, now):
-        asked = self.last_resync_request_mono
-        return asked is not None and now - asked <= _RESYNC_ANSWER_S
+        return now <= self._resync_until
+
+    def _expect_resync(self):
+        """A START or SET_RATE is going out: the next RESYNC within a while answers it."""
+        now = time.monotonic()
+        self.last_resync_request_mono = now
+        self._resync_until = now + _RESYNC_ANSWER_S
 
     def _check_restart(self, boot_id, uptime_ms, streaming):
         """INFO or STATUS from the connected dowel: did it restart? (SPEC section 9)"""
@@ -847,7 +859,7 @@ class SerialLink:
     def _send_start(self, now):
         self._start_due = None
         self._start_in_flight = True
-        self.last_resync_request_mono = now
+        self._expect_resync()
         if not self._send_background(P.CMD_START, on_done=self._on_start_done):
             self._start_in_flight = False  # it could not be sent: try again later
             self._start_due = now + self._start_retry_s
@@ -959,7 +971,7 @@ class SerialLink:
     def _send_resume(self, cmd_type, values, **changes):
         """A command restoring the session after a reconnect; its ACK updates the cached INFO."""
         if cmd_type == P.CMD_SET_RATE:
-            self.last_resync_request_mono = time.monotonic()
+            self._expect_resync()
 
         def done(p):
             if p.reply is not None and p.reply.type == P.ACK:

@@ -154,6 +154,8 @@ class LinkEvent:
     "warning" (the dowel NACKed or ignored a command the link sent on its own),
     "restart" (the connected dowel restarted: a new boot id, or for a 1.0 dowel its uptime or
     stream started again by itself),
+    "resync" (a SAMPLE flagged RESYNC that no START or SET_RATE asked for: the dowel's time
+    base restarted, most likely because the dowel did),
     "refused" (the dowel NACKed START; the link tries again with back-off; `message` has the
     NACK's error and any TEXT the dowel sent with it),
     "streaming" (the dowel streams again after a refusal).

@@ -33,7 +33,7 @@ from ..pipeline import (
     UprightCaptured,
 )
 from . import events as E
-from .clock import CLOCK_BACK, CLOCK_JUMP, NEW_RUN, RESYNC, ClockCheck, SessionClock
+from .clock import CLOCK_BACK, NEW_RUN, RESYNC, ClockCheck, SessionClock
 from .state import (
     DEFAULT_TARGET_DEPTH_DEG,
     DEFAULT_TARGET_REPS,
@@ -54,8 +54,6 @@ ROWS_KEPT = 50
 # A streaming dowel that sends no usable sample for this long is in a gap (silent, or sending
 # only what cannot be read).
 NO_DATA_S = 1.0
-# A RESYNC within this long of a START or SET_RATE the host sent is the answer to it.
-RESYNC_ANSWER_S = 2.0
 # A restart the dowel confirms (a new boot id in the STATUS after its first samples) this long
 # after a gap names that gap's cause.
 RESTART_CONFIRM_S = 2.0
@@ -85,6 +83,7 @@ class _Outage:
     start_us: int  # session time of the last sample before it
     start_mono: float  # host time of that sample (or of the outage's start)
     lost_base: int  # the link's lost-frame count when it began
+    unknown_base: int = 0  # ... and its count of sequence breaks of unknown loss
     lost: int | None = None  # frames lost in it, when the link could count them
     restarted: bool = False  # the dowel restarted inside it: how many frames it lost is unknown
 
@@ -170,8 +169,10 @@ class LiveSession:
         self._began_mono = None
         self._last_valid_mono = None  # host time of the latest usable sample
         self._valid_counters = {}  # the link's counters at that moment
+        self._begin_counters = {}  # ... and when the session began
         self._lost_base = 0
         self._lost_seen = 0
+        self._unknown_seen = 0
         self._clock_warned = set()
         self._refused_shown = None
         self._last_gap_mono = None
@@ -189,7 +190,9 @@ class LiveSession:
             if self.link is not None:
                 st = self.link.stats()
                 self._lost_base = st.lost_frames
+                self._unknown_seen = st.unknown_loss
                 self._valid_counters = _counters(st)
+                self._begin_counters = dict(self._valid_counters)
             self._open_writer()
         self.publish()
 
@@ -258,6 +261,12 @@ class LiveSession:
                 self._next_summary = now + SUMMARY_EVERY_S
                 self._save_link_summary()
         self._publish_status()
+
+    def rejected_since_begin(self):
+        """What arrived over the session that was not usable, as one phrase ("" if nothing)."""
+        if self.link is None:
+            return ""
+        return rejected_text(_counters(self.link.stats()), self._begin_counters)
 
     def lost_frames(self):
         """Frames lost over this session (sequence gaps and unplugs), as far as countable."""
@@ -333,20 +342,26 @@ class LiveSession:
             first_rx = rx[0] if rx else time.monotonic()
             self.clock.start_at(int(max(0.0, first_rx - self._outage.start_mono) * 1e6))
         t, breaks = self.clock.place(raw_t, rx, records["flags"])
+        run = breaks[-1].index if breaks else 0  # where the device clock's latest run begins
+        if breaks or self._outage is not None:
+            self.clock_check.reset()
         lost_now = 0 if stats is None else stats.lost_frames - self._lost_base
+        if self._outage is not None:
+            # an open gap ends at this batch's first sample (a RESYNC there says it restarted)
+            if breaks and breaks[0].index == 0:
+                self._on_break(breaks.pop(0), rx[0] if rx else None, lost_now)
+            self._close_outage(int(t[0]), lost_now)
         for b in breaks:
             self._on_break(b, rx[b.index] if rx else None, lost_now)
-        if self._outage is not None:
-            self._close_outage(int(t[0]), lost_now)
+            if self._outage is not None:
+                self._close_outage(b.end_us, lost_now)
         records["t_us"] = t
         if self.writer is not None:
             self.writer.add_samples(records)
-        run = breaks[-1].index if breaks else 0
-        if breaks:
-            self.clock_check.reset()
         if rx is not None:
             self._check_clock(t[run:], rx[run:], lost_now - self._lost_seen)
         self._lost_seen = lost_now
+        self._unknown_seen = 0 if stats is None else stats.unknown_loss
         events = self.pipeline.push(Samples.from_raw(records, self.calibration))
         last = msgs[-1]
         self._seq, self._t_us = last.seq, last.values[0]
@@ -448,37 +463,24 @@ class LiveSession:
             return 0
         return self.link.stats().lost_frames - self._lost_base
 
-    def _resync_was_asked(self, rx):
-        link = self.link
-        if link is None:
-            return True
-        asked = getattr(link, "last_resync_request_mono", None)
-        if asked is None:
-            return False
-        return rx is None or rx - asked <= RESYNC_ANSWER_S
+    def _unknown_count(self):
+        if self.link is None:
+            return 0
+        return self.link.stats().unknown_loss
 
     def _on_break(self, b, rx, lost_now):
         """The device time line was not followed at sample b.index of the batch."""
-        o = self._outage
-        if o is not None:
-            if b.cause == RESYNC and not self._resync_was_asked(rx):
-                o.restarted = True
-            return  # the gap is already open: its first sample closes it
-        if b.cause == NEW_RUN:
+        if self._outage is not None or b.cause in (NEW_RUN, RESYNC):
+            # an open gap: its first sample closes it. A RESYNC nobody asked for came with the
+            # link's "resync" event, which opened a gap; any other answers our START/SET_RATE
             return
         start_mono = self.clock.last_rx if self.clock.last_rx is not None else (rx or 0.0)
-        if b.cause == RESYNC:
-            if self._resync_was_asked(rx) and (b.end_us - b.start_us) < NO_DATA_S * 1e6:
-                return  # the answer to our START or SET_RATE
-            self._outage = _Outage(
-                RESTARTED, "the dowel's time base restarted without being asked (RESYNC)",
-                b.start_us, start_mono, lost_now, restarted=True)
-        elif b.cause == CLOCK_BACK:
-            self._outage = _Outage(CLOCK, "the dowel's clock went backwards", b.start_us,
-                                   start_mono, lost_now, restarted=True)
-        elif b.cause == CLOCK_JUMP:
-            self._outage = _Outage(CLOCK, "the dowel's clock jumped", b.start_us, start_mono,
-                                   lost_now)
+        if b.cause == CLOCK_BACK:
+            cause, reason = CLOCK, "the dowel's clock went backwards"
+        else:
+            cause, reason = CLOCK, "the dowel's clock jumped"
+        self._outage = _Outage(cause, reason, b.start_us, start_mono, lost_now,
+                               self._unknown_seen, restarted=cause == RESTARTED)
 
     def _open_outage(self, cause, reason, now):
         """A stretch without samples begins (or an open one learns its real cause)."""
@@ -492,14 +494,14 @@ class LiveSession:
         if start_mono is None:
             start_mono = self._began_mono if self._began_mono is not None else now
         self._outage = o = _Outage(cause, reason, 0 if start_us is None else start_us,
-                                   start_mono, self._lost_count())
+                                   start_mono, self._lost_count(), self._unknown_count())
         self.clock.new_run()
         return o
 
     def _close_outage(self, end_us, lost_now):
         o, self._outage = self._outage, None
-        if o.restarted:
-            lost = None
+        if o.restarted or self._unknown_count() > o.unknown_base:
+            lost = None  # the dowel restarted inside it: its sequence numbers say nothing
         elif o.lost is not None:
             lost = o.lost
         else:
@@ -514,8 +516,10 @@ class LiveSession:
     def _end_outage_at_close(self):
         o, self._outage = self._outage, None
         end_us = o.start_us + int(max(0.0, time.monotonic() - o.start_mono) * 1e6)
-        lost = None if o.restarted else (o.lost if o.lost is not None
-                                         else max(0, self._lost_count() - o.lost_base))
+        if o.restarted or self._unknown_count() > o.unknown_base:
+            lost = None
+        else:
+            lost = o.lost if o.lost is not None else max(0, self._lost_count() - o.lost_base)
         self._store_gap(o.start_us, end_us, lost, o.cause, o.reason)
 
     def _store_gap(self, start_us, end_us, lost, cause, reason):
@@ -563,8 +567,12 @@ class LiveSession:
         text = rejected_text(_counters(link.stats()), self._valid_counters)
         if text:
             self._open_outage(NO_VALID_DATA, "no valid data: " + text, now)
+            self._emit(E.Notice("NO VALID DATA", "No valid data from the dowel for %.1f s: %s."
+                                % (now - last, text), "error", "gap"))
         else:
             self._open_outage(NO_DATA, "no data from the dowel", now)
+            self._emit(E.Notice("NO DATA", "No data from the dowel for %.1f s." % (now - last),
+                                "warning", "gap"))
         self._publish_status()
 
     def _streaming_wanted(self):
@@ -590,6 +598,9 @@ class LiveSession:
                     o.restarted = True
             elif event.kind == "restart":
                 self._on_restart(event.message)
+            elif event.kind == "resync":
+                o = self._open_outage(RESTARTED, event.message, time.monotonic())
+                o.restarted = True
             elif event.kind == "refused":
                 why = self.link.stats().refused if self.link is not None else event.message
                 if why != self._refused_shown:

@@ -187,9 +187,14 @@ def run(args):
             pass  # Ctrl-C is how a headless recording is ended: save it below
         live.close()  # the set ends, the dowel is told STOP, the session is saved
         recorder.drain(0.0)  # what the reader handed over before it stopped
-        print("session %d stored: %d samples, %d reps, %d gap(s)" % (
-            session.id, session.committed_samples, recorder.reps, len(live.gaps)),
-            file=sys.stderr, flush=True)
+        print("session %d stored: %d samples, %d reps, %d gap(s), %d frames lost" % (
+            session.id, session.committed_samples, recorder.reps, len(live.gaps),
+            live.lost_frames()), file=sys.stderr, flush=True)
+        if live.samples == 0:
+            rejected = live.rejected_since_begin()
+            print("dowel record: No valid data: not one sample could be read from the dowel%s."
+                  % (" (%s)" % rejected if rejected else ""), file=sys.stderr, flush=True)
+            return 2
         return 0
     finally:
         for s, h in old.items():

@@ -7,6 +7,8 @@ and redraws at most 30 times a second. Keys call the Feed; widgets only render.
 
 from __future__ import annotations
 
+import asyncio
+import signal
 import sys
 import threading
 import time
@@ -34,6 +36,7 @@ from .widgets import (
 )
 
 REDRAW_INTERVAL_S = 1.0 / 30.0
+END_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 GIL_SWITCH_INTERVAL_S = 0.001
 DEPTH_STEP_DEG = 5.0
 
@@ -102,6 +105,8 @@ class DowelApp(App):
         self.shown_seq = None  # the newest sample sequence number on screen (bench)
         self.data_worker = None
         self._store_waiting = {}  # store call -> still waiting for its answer
+        self.end_signal = None  # the signal that ended the app, if one did
+        self._signal_loop = None
         if source.simulated:
             self.sub_title = "simulated dowel"
         if isinstance(source, ReplaySource) and source.on_end is None:
@@ -128,12 +133,33 @@ class DowelApp(App):
         sys.setswitchinterval(min(self._switch_interval, GIL_SWITCH_INTERVAL_S))
         self._redraw()
         self.data_worker = self.run_source()
+        self._catch_end_signals()
 
     def on_unmount(self):
         # however the app ends (q, ctrl+c, a test leaving run_test), the data thread stops
         self._stop.set()
         if self._switch_interval is not None:
             sys.setswitchinterval(self._switch_interval)
+        loop = self._signal_loop
+        if loop is not None:
+            for sig in END_SIGNALS:
+                loop.remove_signal_handler(sig)
+            self._signal_loop = None
+
+    def _catch_end_signals(self):
+        """SIGTERM (a shutdown, `kill`) and SIGHUP (the terminal window closed) end the app like
+        q: the session is closed, the dowel told STOP and the terminal restored. Only the main
+        thread's event loop can take signals."""
+        if threading.current_thread() is not threading.main_thread():
+            return
+        loop = asyncio.get_running_loop()
+        for sig in END_SIGNALS:
+            loop.add_signal_handler(sig, self._on_end_signal, sig)
+        self._signal_loop = loop
+
+    def _on_end_signal(self, sig):
+        self.end_signal = sig
+        self.call_later(self.action_quit)
 
     # ------------------------------------------------------------------ data thread
 
