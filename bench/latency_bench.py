@@ -17,10 +17,12 @@ Two setups: the simulator in its own process (like hardware: its CPU use is not 
 and the simulator in the app's process, which is what `dowel demo` does (SimSource).
 
     .venv/bin/python bench/latency_bench.py [seconds]
+    .venv/bin/python bench/latency_bench.py --cue [seconds]   # the lost-contact cue only
 """
 
 import json
 import os
+import re
 import select
 import subprocess
 import sys
@@ -375,6 +377,145 @@ def _child_measure(setup, duration_s, out):
     return res
 
 
+# ---------------------------------------------------------------------------------- the cue
+# From the first sample with the head pad off (or back on) to "Head ... LOST" appearing (or
+# going) on the screen, read by a terminal emulator (pyte) on the pty of a real `dowel ui
+# --port` child, with an independent fake dowel on another pty. Nothing inside the app is
+# instrumented: this is what a patient 2 m away would see, less the monitor's own lag.
+
+CUE_ON_COUNTS = 40000  # about 5.6 N with the default calibration: a pad firmly on
+CUE_HOLD_S = 0.6  # each state of the head pad is held this long (well past any debounce)
+CUE_WARMUP_S = 3.0
+CUE_DURATION_S = 40.0
+_HEAD_LOST = re.compile(r"Head\s+LOST")
+
+
+def _cue_dowel(hold_s, warmup_s):
+    """A fake dowel (tests/link_fake_device.py) streaming at 100 Hz, Mid-back and Tailbone
+    on, the Head pad on and off by turns; `changes` holds (monotonic time the first sample
+    of each change was written to the pty, head on?)."""
+    sys.path.insert(0, os.path.join(ROOT, "tests"))
+    import dowel_protocol as P
+    from link_fake_device import FakeDowel
+
+    class CueDowel(FakeDowel):
+        def __init__(self):
+            self.changes = []
+            self.head_on = True
+            self.next_change = None
+            super().__init__(rate_hz=100)
+
+        def _send(self, msg_type, values=()):
+            if msg_type != P.SAMPLE:
+                return super()._send(msg_type, values)
+            now = time.monotonic()
+            if self.next_change is None:
+                self.next_change = now + warmup_s
+            changed = now >= self.next_change
+            if changed:
+                self.head_on = not self.head_on
+                self.next_change += hold_s
+            v = list(values)
+            v[1] = CUE_ON_COUNTS if self.head_on else 0
+            v[2] = v[3] = CUE_ON_COUNTS
+            super()._send(msg_type, tuple(v))
+            if changed:
+                self.changes.append((time.monotonic(), self.head_on))
+
+    return CueDowel()
+
+
+def measure_cue(duration_s=CUE_DURATION_S, hold_s=CUE_HOLD_S, extra_args=()):
+    """Run `dowel ui --port` on a pty against the cue dowel for duration_s; returns
+    {"lost_ms": [...], "back_ms": [...], "missed": n, "changes": n}."""
+    import fcntl
+    import struct
+    import tempfile
+    import termios
+
+    import pyte
+
+    dev = _cue_dowel(hold_s, CUE_WARMUP_S)
+    cols, rows = SIZE
+    term = pyte.Screen(cols, rows)
+    stream = pyte.ByteStream(term)
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+    data_dir = tempfile.TemporaryDirectory(prefix="dowel-cue-")
+    env = dict(os.environ, TERM="xterm-256color", COLORTERM="truecolor",
+               DOWEL_DATA_DIR=data_dir.name)
+    env.pop("COLUMNS", None)
+    env.pop("LINES", None)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (ROOT, env.get("PYTHONPATH")) if p)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "smart_dowel", "ui", "--port", dev.path, *extra_args],
+        stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True,
+        close_fds=True)
+    os.close(slave)
+    shown = []  # (monotonic the terminal read it, head LOST on screen?)
+    lost_now = None
+    t_end = time.monotonic() + CUE_WARMUP_S + 10.0 + duration_s
+    try:
+        while time.monotonic() < t_end:
+            r, _, _ = select.select([master], [], [], 0.2)
+            if not r:
+                continue
+            try:
+                data = os.read(master, 1 << 16)
+            except OSError:
+                break
+            t = time.monotonic()
+            if not data:
+                break
+            stream.feed(data)
+            lost = any(_HEAD_LOST.search(line) for line in term.display)
+            if lost != lost_now:
+                shown.append((t, lost))
+                lost_now = lost
+            if dev.changes and time.monotonic() - dev.changes[0][0] > duration_s:
+                break
+        os.write(master, b"q")
+        deadline = time.monotonic() + 20.0
+        while proc.poll() is None and time.monotonic() < deadline:
+            r, _, _ = select.select([master], [], [], 0.2)
+            if r:
+                try:
+                    os.read(master, 1 << 16)
+                except OSError:
+                    break
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        os.close(master)
+        dev.unplug()
+        data_dir.cleanup()
+    changes = list(dev.changes)
+    out = {"lost_ms": [], "back_ms": [], "missed": 0, "changes": len(changes),
+           "exit": proc.returncode}
+    for i, (t_dev, head_on) in enumerate(changes):
+        until = changes[i + 1][0] if i + 1 < len(changes) else float("inf")
+        hit = next((t for t, lost in shown if t >= t_dev and lost == (not head_on)
+                    and t < until), None)
+        if hit is None:
+            if until != float("inf"):
+                out["missed"] += 1
+            continue
+        out["back_ms" if head_on else "lost_ms"].append((hit - t_dev) * 1000.0)
+    return out
+
+
+def run_cue(duration_s=CUE_DURATION_S):
+    m = measure_cue(duration_s)
+    res = {}
+    res.update(_percentiles(m["lost_ms"], "cue_lost_to_screen_ms"))
+    res.update(_percentiles(m["back_ms"], "cue_back_to_screen_ms"))
+    res.update(_percentiles(m["lost_ms"] + m["back_ms"], "cue_to_screen_ms"))
+    res["cue_changes"] = m["changes"]
+    res["cue_missed"] = m["missed"]
+    return res
+
+
 def run(duration_s=DURATION_S):
     """Measure for duration_s seconds of streaming; returns the latency figures (ms).
 
@@ -385,12 +526,18 @@ def run(duration_s=DURATION_S):
     demo = _run_child("inprocess", duration_s)
     for k, v in demo.items():
         out["demo_" + k] = v
+    out.update(run_cue())
     return out
 
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
         _child(sys.argv[2], float(sys.argv[3]), int(sys.argv[4]))
+        sys.exit(0)
+    if len(sys.argv) > 1 and sys.argv[1] == "--cue":
+        secs = float(sys.argv[2]) if len(sys.argv) > 2 else CUE_DURATION_S
+        for k, v in run_cue(secs).items():
+            print("%-34s %s" % (k, v))
         sys.exit(0)
     secs = float(sys.argv[1]) if len(sys.argv) > 1 else DURATION_S
     for k, v in run(secs).items():

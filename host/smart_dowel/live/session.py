@@ -731,8 +731,9 @@ class LiveSession:
         with self._lock:
             st = self.pipeline.state
             contacts = tuple(
-                Contact(c, bool(st.contacts[c].on), float(st.contacts[c].pressure_n))
-                for c in CONTACTS
+                Contact(c, bool(cs.on), float(cs.pressure_n),
+                        bool(getattr(cs, "raw_on", cs.on)))  # raw_on: the lead's pipeline
+                for c, cs in ((c, st.contacts[c]) for c in CONTACTS)
             )
             fault = st.fault
             return Snapshot(

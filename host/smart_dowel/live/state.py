@@ -20,11 +20,22 @@ TRACE_HZ = 20.0  # points per second kept for the trace
 
 @dataclass(frozen=True)
 class Contact:
-    """One contact point as drawn: on the back or lost, and its pressure in N."""
+    """One contact point: on the back or lost, and its pressure in N.
+
+    `on` is the debounced state the faults are judged on; `raw_on` the pad's state this very
+    sample (hysteresis only), which the screen and the sound show at once (None: not known,
+    then `on`).
+    """
 
     point: str
     on: bool
     pressure_n: float
+    raw_on: bool | None = None
+
+    @property
+    def now_on(self):
+        """What to show now: the instant state when known, else the debounced one."""
+        return self.on if self.raw_on is None else self.raw_on
 
     @property
     def label(self):
@@ -87,10 +98,11 @@ class Snapshot:
 
     @property
     def lost(self):
-        """Points whose contact is lost (only meaningful with data)."""
+        """Points whose contact is lost this very sample (only meaningful with data): what the
+        screen and the sound show at once; the faults keep the debounced `Contact.on`."""
         if not self.has_data:
             return ()
-        return tuple(c.point for c in self.contacts if not c.on)
+        return tuple(c.point for c in self.contacts if not c.now_on)
 
 
 @dataclass(frozen=True)

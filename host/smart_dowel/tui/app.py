@@ -101,6 +101,7 @@ class DowelApp(App):
         self._paint_now_ok = True
         self._switch_interval = None
         self._last_redraw = 0.0
+        self._shown_lost = ()  # the lost contacts on screen (a change redraws at once)
         self.redraws = 0  # how many redraws ran (tests, bench)
         self.shown_seq = None  # the newest sample sequence number on screen (bench)
         self.data_worker = None
@@ -202,8 +203,15 @@ class DowelApp(App):
 
     @on(M.SnapshotUpdated)
     def _snapshot(self, message):
-        self.snapshot = message.snapshot
-        self._schedule_redraw()
+        snap = message.snapshot
+        lost = snap.lost
+        self.snapshot = snap
+        if lost != self._shown_lost:
+            # a contact lost or back is the cue the patient waits for: drawn at once, not
+            # at the next slot of the 30-per-second redraw cap
+            self._redraw_now()
+        else:
+            self._schedule_redraw()
 
     @on(M.LinkStatusUpdated)
     def _status(self, message):
@@ -244,6 +252,12 @@ class DowelApp(App):
         else:
             self._redraw_timer = self.set_timer(wait, self._redraw_due)
 
+    def _redraw_now(self):
+        if self._redraw_timer is not None:
+            self._redraw_timer.stop()
+            self._redraw_timer = None
+        self._redraw()
+
     def _redraw_due(self):
         self._redraw_timer = None
         if self._dirty:
@@ -268,6 +282,7 @@ class DowelApp(App):
         status_line.show(status, snap)
         self.redraws += 1
         self.shown_seq = snap.seq
+        self._shown_lost = snap.lost
         if self._paint_now_ok:
             self._paint_now()
 

@@ -191,9 +191,9 @@ class ContactBar(Drawing):
 
     def show(self, contact, has_data):
         self.known = has_data
-        self.on = contact.on
+        self.on = contact.now_on  # this very sample: the cue does not wait for the debounce
         self.pressure_n = round(contact.pressure_n, 1)
-        self.set_class(has_data and not contact.on, "-lost")
+        self.set_class(has_data and not self.on, "-lost")
         self.set_class(not has_data, "-unknown")
         self.set_shown((self.known, self.on, self.pressure_n))
 
