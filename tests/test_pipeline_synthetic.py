@@ -265,7 +265,8 @@ def test_new_set_restarts_the_count_and_can_recapture_upright():
     pipe.push(samples[:half])
     assert pipe.state.rep_count == 1
     pipe.new_set(recapture_upright=True)
-    assert pipe.state.rep_count == 0 and pipe.state.hinge_deg is None
+    # no upright until it is taken again (the angle reads from where the patient stands)
+    assert pipe.state.rep_count == 0 and not pipe.state.upright
     events = pipe.push(samples[half:])
     assert any(type(e).__name__ == "UprightCaptured" for e in events)
     assert [round(r.depth_deg / 10) * 10 for r in pipe.reps] == [50]

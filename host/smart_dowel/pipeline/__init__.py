@@ -1,6 +1,11 @@
 """The signal pipeline: samples in, hinge angle, contacts, reps and faults out. Pure numpy,
 no UI and no I/O, so the TUI (streaming) and `dowel analyze` (batch) share every decision.
 
+Stages, each a small object with its state carried between calls (core.py composes them):
+orientation.py (gravity from accelerometer and gyro, either gyro sign), inclination.py (the
+signed angle in the plane the dowel tips in), contacts.py (pads on/off), segmenter.py (reps:
+a Schmitt trigger on an adaptive baseline, no upright needed), faults.py (per-rep scoring).
+
 Typical use, live (the UI's worker pushes each batch the serial reader posts)::
 
     pipe = Pipeline(PipelineConfig(target_depth_deg=50), calibration)
@@ -30,7 +35,7 @@ The public names, all importable from here:
 """
 
 # Bumped whenever a change can alter reps or faults on the same input (stored with sessions).
-__version__ = "1.1"
+__version__ = "2.0"
 
 from .calibration import Calibration, SensorCalibration  # noqa: E402
 from .config import PipelineConfig

@@ -9,40 +9,43 @@ class PipelineConfig:
 
     # Rep depth
     target_depth_deg: float = 45.0  # below this a rep is flagged `shallow`
-    min_rep_depth_deg: float = 12.0  # shallower excursions are sway, not reps
-    # Rep state machine (angles relative to the standing baseline)
-    start_deg: float = 5.0  # leaving the standing band: a rep may be starting
-    rest_band_deg: float = 2.0  # within this of the baseline counts as standing still
-    end_fraction: float = 0.3  # back within this fraction of the depth: ascent finished
-    end_min_deg: float = 4.0  # ... but never closer than this to the baseline
-    settle_timeout_s: float = 0.6  # how long to wait for the return to settle
+    # Rep segmentation (segmenter.py): a rise of H above the baseline, then a fall of H
+    min_rise_deg: float = 12.0  # H at least: sway and a rebound after the return are smaller
+    rise_fraction: float = 0.3  # H = this share of the recent reps' depth...
+    max_rise_deg: float = 13.0  # ... but never more: a 15-degree squat after deep reps counts
+    max_fall_deg: float = 18.0  # the fall that ends a rep: up to 0.3 x its own depth, at most this
+    depth_memory_s: float = 30.0  # with no rep for this long, H starts again from min_rise_deg
+    base_window_s: float = 10.0  # the baseline forgets lows older than this (a new pose)
+    end_rise_deg: float = 3.0  # the return has bottomed out once the angle rises this much
+    end_new_low_deg: float = 0.5  # ... or has found no new low (by this much)
+    end_settle_s: float = 0.6  # ... for this long
+    min_rep_s: float = 1.0  # shorter excursions are jolts or a wobble, not reps (a rushed rep takes 1.3 s)
+    min_rep_rise_deg: float = 10.0  # a rep rises at least this far above where it began
+    max_rep_s: float = 20.0  # longer away from the baseline: the dowel was put down, not a rep
+    max_depth_deg: float = 115.0  # beyond this the dowel is not along a hinging back
+    gap_cancel_s: float = 2.0  # a longer hole in the data cancels the rep under way
     bottom_band_fraction: float = 0.1  # the bottom phase: within this fraction of the depth
     bottom_band_min_deg: float = 2.0
-    min_rep_s: float = 0.6  # shorter excursions are jolts, not reps
-    max_rep_s: float = 20.0  # longer: the dowel was put down, not a rep
-    max_depth_deg: float = 115.0  # beyond this the dowel is not along a hinging back
-    max_gap_s: float = 0.75  # a longer gap in the data restarts the pipeline's filters
-    baseline_tau_s: float = 2.0
-    baseline_max_deg: float = 12.0
-    # Hinge angle filter
+    # Which side of the plane is hinging: the side that goes farthest from home (the upright,
+    # else the pose of the last long stand), switched only on clear evidence
+    home_band_deg: float = 4.0
+    home_idle_s: float = 8.0  # no hold at the bottom of a rep lasts this long
+    side_switch_ratio: float = 1.25
+    # Orientation (orientation.py)
+    max_gap_s: float = 0.75  # a longer gap in the data restarts the orientation filter
     gyro_tau_s: float = 1.0  # complementary filter time constant with a gyroscope
-    accel_tolerance_g: float = 0.15  # accelerometer trust falls to 0 this far from 1 g
-    accel_only_tau_s: float = 0.1  # low-pass of the accelerometer without a gyroscope
-    accel_only_tolerance_g: float = 0.75  # (gentler: there is nothing else to go on)
-    # Stillness and the automatic upright pose
-    still_accel_g: float = 0.03  # rms accelerometer deviation while still
-    still_gyro_dps: float = 8.0
-    still_tau_s: float = 0.25
-    upright_still_s: float = 0.5  # stillness needed to capture the upright pose
+    accel_only_tau_s: float = 0.3  # low-pass of the accelerometer without a gyroscope
+    accel_ref_tau_s: float = 0.15  # ... and beside one (the plane, the upright, the gyro's sign)
+    impact_g: float = 0.25  # |a| this far from its resting value is an impact, not gravity
+    gyro_sign_evidence: float = 0.08  # rad^2 of agreement (about 16 deg of turn) to trust a sign
+    # The automatic upright pose: standing still with every pad on, no rep under way
+    upright_still_s: float = 0.5
+    upright_settle_s: float = 1.0  # the first pose not sooner than this after the dowel arrived
+    upright_refine_s: float = 5.0  # the first pose is averaged over at most this much stillness
+    upright_refresh_s: float = 1.0  # later stands: still this long between reps
+    upright_moved_deg: float = 1.5  # a refreshed upright further than this is reported
+    still_rate_dps: float = 5.0  # gravity turning slower than this is still
     auto_upright: bool = True
-    # "near" a pose: the provisional upright, or where the dowel was put on the back
-    upright_near_deg: float = 20.0
-    # a still pose far from the provisional upright is taken only after this long (it may be
-    # the hold at the bottom of a rep)
-    upright_long_still_s: float = 3.0
-    # standing still this long with every pad on, near where the dowel was put on the back
-    # but far from the upright: the upright was wrong and is taken again
-    upright_recover_s: float = 2.0
     # Contacts
     contact_on_n: float = 0.5
     contact_off_n: float = 0.25
@@ -52,6 +55,7 @@ class PipelineConfig:
     contact_min_s: float = 0.1  # a change must last this long
     contact_fault_min_s: float = 0.15  # shorter losses inside a rep are not faults
     dowel_away_s: float = 1.0  # all contacts off this long: the dowel is off the back
+    arrive_s: float = 0.2  # two pads on this long: the dowel is on the back
     force_absent_s: float = 30.0  # no pad touched for this long: go on without contacts
     # Other faults
     rushed_descent_s: float = 1.0  # a faster descent is `rushed`

@@ -102,6 +102,8 @@ class Rep:
     ascent_s: float
     faults: list = field(default_factory=list)  # of Fault, at most one per id
     drop_m: float = 0.0  # estimated vertical drop of the IMU during the rep (squat check)
+    # no upright pose was known: depth is measured from the rep's own start
+    uncalibrated: bool = False
 
     @property
     def fault_ids(self):
@@ -115,6 +117,7 @@ class Rep:
             "bottom_s": round(self.bottom_s, 3),
             "end_s": round(self.end_s, 3),
             "depth_deg": round(self.depth_deg, 1),
+            "uncalibrated": self.uncalibrated,
             "faults": self.fault_ids,
             "descent_s": round(self.descent_s, 3),
             "ascent_s": round(self.ascent_s, 3),
@@ -133,6 +136,7 @@ class Rep:
             int(d["index"]), float(d["start_s"]), float(d["bottom_s"]), float(d["end_s"]),
             float(d["depth_deg"]), float(d.get("descent_s", d["bottom_s"] - d["start_s"])),
             float(d.get("ascent_s", d["end_s"] - d["bottom_s"])), faults, float(d.get("drop_m", 0.0)),
+            bool(d.get("uncalibrated", False)),
         )
 
 
@@ -212,8 +216,9 @@ class UprightCaptured:
 class ContactState:
     """Live state of one contact point."""
 
-    on: bool = False
+    on: bool = False  # debounced: what faults and events use
     pressure_n: float = 0.0
+    raw_on: bool = False  # the state this very sample (hysteresis only), for an instant cue
 
 
 @dataclass

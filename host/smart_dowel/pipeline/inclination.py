@@ -1,0 +1,170 @@
+"""Stage 2, inclination: the signed angle of the dowel in its plane of motion, from gravity.
+
+The dowel tips about one axis (the hips' axis, fixed in the sensor frame however the IMU is
+mounted): gravity, seen from the sensor, turns in the plane perpendicular to it. That axis is
+learnt from the data: every TICK_S of data time, the turn of gravity since the last tick
+(a cross product) is added to a scatter matrix that forgets with PLANE_TAU_S; its principal
+direction is the axis. The angle is then atan2 in that plane, measured from a reference
+direction (the first gravity reading), so it is signed and continuous: leaning a little the
+other way reads negative instead of as more inclination.
+
+Which side is "hinging" is decided elsewhere (the pipeline: the side that goes farthest from
+where the person stands); this stage only supplies theta and, for a known upright pose, its
+angle in the same plane.
+"""
+
+import math
+
+import numpy as np
+
+RAD = 180.0 / math.pi
+TICK_S = 0.1  # the plane is learnt from gravity's turn over this much data time
+PLANE_UPDATE_TICKS = 5  # the axis is re-estimated every 0.5 s of data
+PLANE_TAU_S = 30.0  # older turns are forgotten with this time constant
+PLANE_SETTLED_TURN = (30.0 / RAD) ** 2  # until this much turn, the axis is re-learnt every tick
+PLANE_MIN_TURN = (6.0 / RAD) ** 2  # more than a person's sway: a real movement  # rad^2 of turn before the plane is known
+
+
+class Inclination:
+    """update(t, g, away) -> (theta (deg, NaN where g is missing), signed (bool): the plane
+    was known; before it, theta is the unsigned angle from the first reading on the back)."""
+
+    def __init__(self):
+        self.M = np.zeros((3, 3))
+        self.axis = None  # unit normal of the plane of motion (sensor frame)
+        self.ref = None  # reference gravity direction: theta = 0
+        self.e1 = self.e2 = None
+        self.tick = None  # index of the last tick taken
+        self.tick_v = None
+        self.tick_t = None
+        self.ticks = 0
+        self.last_theta = None
+        self.segments = []
+
+    @property
+    def plane_known(self):
+        return self.axis is not None
+
+    def angle_of(self, g):
+        """theta (deg) of one gravity vector, or None when it cannot be placed yet."""
+        if self.e1 is None:
+            return None
+        g = np.asarray(g, dtype=float)
+        return float(math.atan2(g @ self.e2, g @ self.e1) * RAD)
+
+    def angles_of(self, vec, theta):
+        """theta (deg) of a fixed direction (the upright) per sample of the last update(), in
+        the plane in force at each sample, taken on the turn nearest to that sample's theta;
+        NaN where no plane was known."""
+        out = np.full(len(theta), np.nan)
+        vec = np.asarray(vec, dtype=float)
+        for lo, hi, e1, e2 in self.segments:
+            if e1 is not None and hi > lo:
+                out[lo:hi] = math.atan2(vec @ e2, vec @ e1) * RAD
+        # theta is continuous through +-180: put the upright on the same turn
+        ref = np.where(np.isfinite(theta), theta, self.last_theta if self.last_theta is not None else 0.0)
+        return out + 360.0 * np.round((ref - out) / 360.0)
+
+    def _set_axis(self, axis, g_now):
+        if self.axis is not None and axis @ self.axis < 0.0:
+            axis = -axis  # keep the sign continuous
+        # the in-plane zero: the old one carried into the new plane (theta stays continuous),
+        # else the reference gravity, else gravity now
+        for r in (self.e1, self.ref, g_now):
+            if r is None:
+                continue
+            r = r - (r @ axis) * axis
+            nr = np.linalg.norm(r)
+            if nr >= 0.2:
+                break
+        else:
+            return
+        self.axis = axis
+        self.e1 = r / nr
+        self.e2 = np.cross(axis, self.e1)
+
+    def update(self, t, g, away=None, g_plane=None):
+        n = len(t)
+        theta = np.full(n, np.nan)
+        signed = np.zeros(n, dtype=bool)
+        valid = np.isfinite(g[:, 0])
+        if not valid.any():
+            return theta, signed
+        idx = np.flatnonzero(valid)
+        if self.ref is None:
+            on = idx if away is None else idx[~np.asarray(away, dtype=bool)[idx]]
+            if len(on):
+                self.ref = g[on[0]].copy()  # the first reading with the dowel on the back
+        # the first valid sample of each new tick (data time, so any rate learns alike)
+        ticks = np.floor(t[idx] / TICK_S).astype(np.int64)
+        prev = np.empty_like(ticks)
+        prev[0] = self.tick if self.tick is not None else ticks[0] - 1
+        prev[1:] = ticks[:-1]
+        starts = idx[ticks > prev]
+        # the plane in force for each sample: piecewise constant between updates
+        seg_from = [0]
+        seg_axis = [(self.e1, self.e2)]
+        gp = g if g_plane is None else g_plane
+        for k in starts:
+            v = gp[k]
+            if not np.isfinite(v[0]):
+                continue
+            if away is not None and away[k]:
+                # off the back (on a table, being handled): not the plane of the hinge
+                self.tick_v = None
+                continue
+            if self.tick_v is not None:
+                dtk = t[k] - self.tick_t
+                d = np.cross(self.tick_v, v)
+                self.M *= math.exp(-max(dtk, 0.0) / PLANE_TAU_S)
+                self.M += np.outer(d, d)
+            self.tick_v, self.tick_t = v.copy(), t[k]
+            self.ticks += 1
+            # every tick until the plane has settled, then every PLANE_UPDATE_TICKS
+            due = (self.axis is None or np.trace(self.M) < PLANE_SETTLED_TURN
+                   or self.ticks % PLANE_UPDATE_TICKS == 0)
+            if due and np.trace(self.M) >= PLANE_MIN_TURN:
+                w, V = np.linalg.eigh(self.M)
+                before = self.e1
+                axis = V[:, -1]
+                if self.axis is None and self.ref is not None:
+                    # the first plane: its sign makes the movement so far positive, as the
+                    # unsigned angle before it read
+                    if np.cross(self.ref, gp[k]) @ axis < 0.0:
+                        axis = -axis
+                self._set_axis(axis, g[k])
+                if self.e1 is not before:
+                    seg_from.append(k)
+                    seg_axis.append((self.e1, self.e2))
+        self.tick = int(ticks[-1])
+        seg_from.append(n)
+        self.segments = [(seg_from[j], seg_from[j + 1], e1, e2) for j, (e1, e2) in enumerate(seg_axis)]
+        for j, (e1, e2) in enumerate(seg_axis):
+            lo, hi = seg_from[j], seg_from[j + 1]
+            if lo >= hi:
+                continue
+            gg = g[lo:hi]
+            if e1 is None:
+                if self.ref is not None:
+                    # no plane yet: the plain angle from the reference (of the accelerometer's
+                    # own estimate, which a gyro of the wrong sign cannot mislead)
+                    ga = gp[lo:hi]
+                    theta[lo:hi] = np.degrees(np.arccos(np.clip(ga @ self.ref, -1.0, 1.0)))
+                continue
+            else:
+                theta[lo:hi] = np.arctan2(gg @ e2, gg @ e1) * RAD
+                signed[lo:hi] = True
+        theta[~valid] = np.nan
+        idx = np.flatnonzero(np.isfinite(theta))
+        if not len(idx):
+            return theta, signed
+        # continuous through +-180 degrees (a reference taken upside down, on a table)
+        vals = theta[idx]
+        if self.last_theta is not None:
+            vals = np.concatenate(([self.last_theta], vals))
+        vals = np.degrees(np.unwrap(np.radians(vals)))
+        if self.last_theta is not None:
+            vals = vals[1:]
+        theta[idx] = vals
+        self.last_theta = float(vals[-1])
+        return theta, signed
