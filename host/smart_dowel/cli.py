@@ -87,6 +87,17 @@ def _units(text):
 _units.__name__ = "units"
 
 
+def _add_screen_options(parser):
+    """--feedback, --sound and --voice of `dowel demo` and `dowel ui`."""
+    from .feedback import DESCRIPTIONS, EVERY, SCHEDULES
+
+    parser.add_argument(
+        "--feedback", choices=SCHEDULES, default=EVERY, metavar="SCHEDULE",
+        help="which reps of a set get live feedback (f cycles it in the screen): "
+             + "; ".join("%s: %s" % (k, DESCRIPTIONS[k]) for k in SCHEDULES)
+             + " (default %s)" % EVERY)
+
+
 def _add_patient(parser):
     who = parser.add_mutually_exclusive_group()
     who.add_argument("--patient", default=None, metavar="NAME",
@@ -122,6 +133,7 @@ def build_parser():
     d.add_argument("--scenario", choices=SCENARIOS, default="mixed")
     d.add_argument("--seed", type=_seed, default=None)
     _add_patient(d)
+    _add_screen_options(d)
 
     u = sub.add_parser("ui", help="the clinic screen; auto-detects a dowel without --port")
     u.add_argument("--port", default=None, help="serial port of the dowel, e.g. /dev/ttyACM0")
@@ -132,6 +144,7 @@ def build_parser():
     u.add_argument("--replay", type=_session_id, default=None, metavar="SESSION_ID",
                    help="play a stored session through the screen")
     u.add_argument("--speed", type=_speed, default=1.0, help="replay speed (1 = real time)")
+    _add_screen_options(u)
 
     s = sub.add_parser("simulate", help="run the simulated dowel on a virtual serial port")
     s.add_argument("--scenario", choices=SCENARIOS, default="good")

@@ -39,6 +39,8 @@ class SetFinished:
     reps: int
     target_reps: int
     reason: str
+    rows: tuple = ()  # the set's RepRows, for its summary
+    feedback_schedule: str = "every"
 
 
 @dataclass(frozen=True)

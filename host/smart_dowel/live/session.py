@@ -25,18 +25,23 @@ import dowel_protocol as P
 from ..pipeline import (
     CONTACTS,
     Calibration,
+    PHASE_DESCENT,
     FaultRaised,
     Pipeline,
     PipelineConfig,
+    RepCancelled,
     RepCompleted,
+    RepStarted,
     Samples,
     UprightCaptured,
 )
 from . import events as E
+from ..feedback import EVERY, FeedbackSchedule
 from .clock import CLOCK_BACK, NEW_RUN, RESYNC, ClockCheck, SessionClock
 from .state import (
     DEFAULT_TARGET_DEPTH_DEG,
     DEFAULT_TARGET_REPS,
+    TARGET_BAND_DEG,
     TRACE_HZ,
     TRACE_S,
     Contact,
@@ -69,9 +74,9 @@ NO_VALID_DATA = "no_valid_data"
 CLOCK = "clock"
 
 
-def rep_row(number, rep):
+def rep_row(number, rep, feedback=None):
     return RepRow(number, float(rep.depth_deg), float(rep.descent_s), float(rep.ascent_s),
-                  tuple(rep.fault_ids))
+                  tuple(rep.fault_ids), feedback)
 
 
 @dataclass
@@ -127,8 +132,11 @@ class LiveSession:
 
     def __init__(self, emit=None, *, store=None, patient=None, source="dowel",
                  target_depth_deg=DEFAULT_TARGET_DEPTH_DEG, target_reps=DEFAULT_TARGET_REPS,
-                 config=None, pipeline_version="", snapshots=True, raw_sink=None):
+                 config=None, pipeline_version="", snapshots=True, raw_sink=None,
+                 feedback=EVERY):
         self._emit = emit if emit is not None else (lambda event: None)
+        # which reps of a set get live feedback (smart_dowel.feedback); raises on an unknown name
+        self.feedback = FeedbackSchedule(feedback, TARGET_BAND_DEG)
         self._raw_sink = raw_sink
         self._lock = threading.RLock()
         self.store = store
@@ -381,11 +389,20 @@ class LiveSession:
                     self._upright_refined_unsaved = False
                     self._save_calibration()
                 self._on_rep(ev.rep)
+            elif isinstance(ev, RepStarted):
+                self.feedback.rep_started(self._group_reps + 1)
+            elif isinstance(ev, RepCancelled):
+                self.feedback.rep_cancelled(self._group_reps + 1)
             elif isinstance(ev, FaultRaised):
                 self._last_rep_good = False
+                self.feedback.fault_raised()
             elif isinstance(ev, UprightCaptured):
                 self._save_calibration()  # taken automatically: keep it with the session
                 self._upright_refined_unsaved = True
+        if st.phase == PHASE_DESCENT:
+            # the next rep's feedback from its first movement, before the pipeline is sure
+            self.feedback.rep_started(self._group_reps + 1)
+        self.feedback.hinge_now(st.hinge_deg, self.target_depth_deg)
 
     def _add_trace(self, t_s, hinge_deg):
         if self._trace_next_t is not None and t_s < self._trace_next_t:
@@ -398,15 +415,17 @@ class LiveSession:
     def _on_rep(self, rep):
         self._total_reps += 1
         self._last_rep_good = not rep.faults
-        if self.writer is not None:
-            self.writer.add_rep(rep)
         if not self._set_running and self._group == "set":
             self._group = "practice"  # a rep after a finished set starts a practice group
             self._rows = deque(maxlen=ROWS_KEPT)
             self._group_reps = 0
         self._group_reps += 1
         number = self._group_reps
-        self._rows.append(rep_row(number, rep))
+        given = self.feedback.rep_done(number, rep.fault_ids, float(rep.depth_deg),
+                                       self.target_depth_deg)
+        if self.writer is not None:
+            self.writer.add_rep(rep, feedback=given)
+        self._rows.append(rep_row(number, rep, given))
         self._emit(E.RepCounted(rep, number, self._set_number, self._set_running))
         if self._set_running and self.target_reps and number >= self.target_reps:
             self._end_set_locked("target")
@@ -652,8 +671,11 @@ class LiveSession:
         """Start the next set (ending a running one); returns its number."""
         with self._lock:
             self._end_set_locked("stopped")
+            self.feedback.start_set(self.target_reps)
             if self.writer is not None:
-                self._set_number = self.writer.start_set(self.target_depth_deg, self.target_reps)
+                self._set_number = self.writer.start_set(
+                    self.target_depth_deg, self.target_reps,
+                    feedback_schedule=self.feedback.schedule)
             else:
                 self._set_number += 1
             self._set_running = True
@@ -676,9 +698,11 @@ class LiveSession:
         if not self._set_running:
             return False
         self._set_running = False
+        self.feedback.end_set()
         if self.writer is not None:
             self.writer.end_set()
-        self._emit(E.SetFinished(self._set_number, self._group_reps, self.target_reps, reason))
+        self._emit(E.SetFinished(self._set_number, self._group_reps, self.target_reps, reason,
+                                 tuple(self._rows), self.feedback.schedule))
         return True
 
     def calibrate_upright(self):
@@ -708,6 +732,15 @@ class LiveSession:
             self.pipeline.set_target_depth(deg)
         self.publish()
         return deg
+
+    def set_feedback_schedule(self, schedule):
+        """The feedback schedule of the next set (and at once when no set runs); returns
+        whether it waits for the next set."""
+        with self._lock:
+            self.feedback.choose(schedule)
+            waits = self.feedback.in_set and self.feedback.schedule != schedule
+        self.publish()
+        return waits
 
     def set_target_reps(self, n):
         n = min(MAX_TARGET_REPS, max(1, int(n)))
@@ -760,6 +793,9 @@ class LiveSession:
                 seq=self._seq,
                 t_us=self._t_us,
                 samples=self.samples,
+                feedback_schedule=self.feedback.schedule,
+                feedback_next=self.feedback.next_schedule,
+                feedback_live=self.feedback.live,
             )
 
     def publish(self):

@@ -51,6 +51,7 @@ class RepRow:
     descent_s: float
     ascent_s: float
     faults: tuple = ()
+    feedback: bool | None = None  # whether the patient got live feedback on it
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,9 @@ class Snapshot:
     seq: int | None = None
     t_us: int | None = None
     samples: int = 0
+    feedback_schedule: str = "every"  # of the running (or last) set: smart_dowel.feedback.SCHEDULES
+    feedback_next: str = "every"  # what the next set will use
+    feedback_live: bool = True  # whether cues (LOST, faults, GOOD REP, sounds) show now
 
     @property
     def rep_count(self):

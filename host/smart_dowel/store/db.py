@@ -499,13 +499,14 @@ class Store:
                 (sid,),
             ).fetchone()
             set_rows = conn.execute(
-                "SELECT id, number, start_s, end_s, target_depth_deg, target_reps "
-                "FROM sets WHERE session_id = ? ORDER BY number",
+                "SELECT id, number, start_s, end_s, target_depth_deg, target_reps, "
+                "feedback_schedule FROM sets WHERE session_id = ? ORDER BY number",
                 (sid,),
             ).fetchall()
             rep_rows = conn.execute(
                 "SELECT id, set_id, number, start_s, bottom_s, end_s, depth_deg, descent_s, "
-                "ascent_s, metrics_json FROM reps WHERE session_id = ? ORDER BY start_s, id",
+                "ascent_s, metrics_json, feedback FROM reps WHERE session_id = ? "
+                "ORDER BY start_s, id",
                 (sid,),
             ).fetchall()
             fault_rows = conn.execute(
@@ -541,6 +542,7 @@ class Store:
                 "end_s": r[3],
                 "target_depth_deg": r[4],
                 "target_reps": r[5],
+                "feedback_schedule": r[6],
                 "reps": [],
             }
             sets.append(st)
@@ -559,6 +561,7 @@ class Store:
                 "ascent_s": r[8],
                 "metrics": json.loads(r[9] or "{}"),
                 "faults": faults_by_rep.get(r[0], []),
+                "feedback": None if r[10] is None else bool(r[10]),
             }
             reps.append(rep)
             if r[1] in set_by_id:
@@ -908,8 +911,10 @@ class SessionWriter:
                     self._ops.append(("gap_end", int(rec["t_us"][0]) / 1e6))
         return rec
 
-    def start_set(self, target_depth_deg=None, target_reps=None, start_s=None):
-        """Start the next set (closing an open one); returns its number (1, 2, ...)."""
+    def start_set(self, target_depth_deg=None, target_reps=None, start_s=None,
+                  feedback_schedule=None):
+        """Start the next set (closing an open one); returns its number (1, 2, ...).
+        feedback_schedule: the set's feedback schedule (smart_dowel.feedback.SCHEDULES), if any."""
         self._check_open()
         t = self.last_t_s if start_s is None else float(start_s)
         with self._lock:
@@ -920,7 +925,8 @@ class SessionWriter:
             self._rep_in_set = 0
             self._ops.append(
                 ("start_set", (self._set_number, t, _num(target_depth_deg),
-                               None if target_reps is None else int(target_reps)))
+                               None if target_reps is None else int(target_reps),
+                               feedback_schedule))
             )
             n = self._set_number
         self._wake.set()
@@ -936,12 +942,14 @@ class SessionWriter:
                 self._set_open = False
         self._wake.set()
 
-    def add_rep(self, rep):
+    def add_rep(self, rep, feedback=None):
         """Queue a rep found by the pipeline (dict, dataclass or object with start_s, bottom_s,
         end_s, depth_deg, descent_s, ascent_s, faults); it joins the open set. Returns its
-        number within the set (or within the session outside any set)."""
+        number within the set (or within the session outside any set). feedback: whether
+        the patient got live feedback on it (None: not known)."""
         self._check_open()
         r = normalise_rep(rep)
+        r["feedback"] = None if feedback is None else bool(feedback)
         with self._lock:
             self._rep_in_set += 1
             number = self._rep_in_set
@@ -1080,11 +1088,11 @@ class SessionWriter:
 
     def _apply(self, conn, kind, payload):
         if kind == "start_set":
-            number, t, depth, reps = payload
+            number, t, depth, reps, schedule = payload
             conn.execute(
-                "INSERT INTO sets (session_id, number, start_s, target_depth_deg, target_reps) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (self.id, number, t, depth, reps),
+                "INSERT INTO sets (session_id, number, start_s, target_depth_deg, target_reps, "
+                "feedback_schedule) VALUES (?, ?, ?, ?, ?, ?)",
+                (self.id, number, t, depth, reps, schedule),
             )
         elif kind == "end_set":
             number, t = payload
@@ -1097,10 +1105,12 @@ class SessionWriter:
             set_id = None if set_number is None else self._set_id(conn, set_number)
             cur = conn.execute(
                 "INSERT INTO reps (session_id, set_id, number, start_s, bottom_s, end_s, "
-                "depth_deg, descent_s, ascent_s, metrics_json) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                "depth_deg, descent_s, ascent_s, metrics_json, feedback) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 (self.id, set_id, number, r["start_s"], r["bottom_s"], r["end_s"],
                  r["depth_deg"], r["descent_s"], r["ascent_s"],
-                 json.dumps(r["extra"], sort_keys=True)),
+                 json.dumps(r["extra"], sort_keys=True),
+                 None if r.get("feedback") is None else int(r["feedback"])),
             )
             rep_id = cur.lastrowid
             conn.executemany(

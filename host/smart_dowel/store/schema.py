@@ -98,6 +98,12 @@ MIGRATIONS = [
     );
     CREATE INDEX session_events_session ON session_events(session_id, t_s);
     """,
+    # 2 -> 3: feedback schedules (issue 15): each set's schedule, and whether each rep got live
+    # feedback (NULL: not known, a rep stored before version 3)
+    """
+    ALTER TABLE sets ADD COLUMN feedback_schedule TEXT;  -- every, faded, bandwidth, post-set
+    ALTER TABLE reps ADD COLUMN feedback INTEGER;  -- 1 live feedback given, 0 none, NULL unknown
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

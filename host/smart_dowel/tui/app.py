@@ -21,10 +21,18 @@ from textual.widgets import Footer
 from textual.worker import Worker, WorkerState
 
 from ..errors import DowelError, StoreError
+from ..feedback import DESCRIPTIONS, EVERY, POST_SET, next_schedule, set_summary
 from . import messages as M
 from .feed import Feed
 from .sources import IdleSource, LinkSource, ReplaySource, SimSource, Source
-from .state import DEFAULT_TARGET_DEPTH_DEG, DEFAULT_TARGET_REPS, LinkStatus, Snapshot
+from .state import (
+    DEFAULT_TARGET_DEPTH_DEG,
+    DEFAULT_TARGET_REPS,
+    FAULT_SHORT,
+    TARGET_BAND_DEG,
+    LinkStatus,
+    Snapshot,
+)
 from .widgets import (
     Contacts,
     FaultBanner,
@@ -74,6 +82,7 @@ class DowelApp(App):
         Binding("right_square_bracket", "reps(1)", "Reps +1", show=False, key_display="]"),
         Binding("left_square_bracket", "reps(-1)", "Reps -1", show=False, key_display="["),
         Binding("t", "targets", "Targets", show=False),
+        Binding("f", "cycle_feedback", "Feedback"),
     ] + [
         Binding(key, "move('%s')" % action, "Patient: " + text, show=False)
         for key, (action, text) in SIM_KEYS.items()
@@ -81,15 +90,16 @@ class DowelApp(App):
 
     def __init__(self, source: Source, *, patient=None, open_store=True,
                  target_depth_deg=DEFAULT_TARGET_DEPTH_DEG, target_reps=DEFAULT_TARGET_REPS,
-                 store=None):
+                 store=None, feedback=EVERY):
         super().__init__()
         self.source = source
         self.open_store = open_store
         self.feed = Feed(self.post_message, store=store, patient=patient,
                          source=source.source, target_depth_deg=target_depth_deg,
-                         target_reps=target_reps)
+                         target_reps=target_reps, feedback=feedback)
         self.snapshot = Snapshot(patient=patient or "", target_depth_deg=target_depth_deg,
-                                 target_reps=target_reps)
+                                 target_reps=target_reps, feedback_schedule=feedback,
+                                 feedback_next=feedback)
         self.status = LinkStatus(source=source.source,
                                  state="connecting" if source.source != "none" else "closed",
                                  port=getattr(source, "port", None))
@@ -233,11 +243,17 @@ class DowelApp(App):
 
     @on(M.SetFinished)
     def _set_finished(self, message):
+        summary = set_summary(message.set_number, message.rows, self.feed.target_depth_deg,
+                              TARGET_BAND_DEG, FAULT_SHORT)
+        post_set = message.feedback_schedule == POST_SET
         if message.reason == "target":
             self.bell()
-            self.notify("%d of %d reps: set %d complete. Press s for the next set."
-                        % (message.reps, message.target_reps, message.set_number),
-                        title="Set %d done" % message.set_number)
+            self.notify("%d of %d reps: set %d complete. Press s for the next set.\n%s"
+                        % (message.reps, message.target_reps, message.set_number, summary),
+                        title="Set %d done" % message.set_number, timeout=30 if post_set else 8)
+        elif post_set or message.rows:
+            self.notify(summary, title="Set %d" % message.set_number,
+                        timeout=30 if post_set else 8)
 
     # ------------------------------------------------------------------ redraw
 
@@ -401,6 +417,12 @@ class DowelApp(App):
 
         self.push_screen(TargetScreen(self.feed.target_depth_deg, self.feed.target_reps), done)
 
+    def action_cycle_feedback(self):
+        new = next_schedule(self.feed.feedback.next_schedule)
+        waits = self.feed.set_feedback_schedule(new)
+        self.notify("%s: %s%s." % (new, DESCRIPTIONS[new], " (from the next set)" if waits else ""),
+                    title="Feedback", timeout=4)
+
     def action_move(self, action):
         try:
             self.source.sim_action(action)
@@ -504,6 +526,8 @@ class DowelApp(App):
         yield SystemCommand("Reps per set +1", "]", lambda: self.action_reps(1))
         yield SystemCommand("Reps per set -1", "[", lambda: self.action_reps(-1))
         yield SystemCommand("Patient history", "h: progress over sessions", self.action_history)
+        yield SystemCommand("Feedback schedule", "f: every, faded, bandwidth, post-set",
+                            self.action_cycle_feedback)
         yield SystemCommand("Keys", "?: every key of this screen", self.action_help)
         if self.source.simulated:
             for key, (action, text) in SIM_KEYS.items():
@@ -535,4 +559,5 @@ def make_app(args=None, *, source=None, store=None, open_store=True):
             source = LinkSource(_arg(args, "port"))
         else:
             source = IdleSource()
-    return DowelApp(source, patient=_arg(args, "patient"), store=store, open_store=open_store)
+    return DowelApp(source, patient=_arg(args, "patient"), store=store, open_store=open_store,
+                    feedback=_arg(args, "feedback", EVERY) or EVERY)

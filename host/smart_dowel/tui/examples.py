@@ -73,14 +73,16 @@ def fault_snapshot():
 
 
 def synthetic_batches(duration_s=30.0, rate_hz=100, reps=4, batch=2, seed=0,
-                      tailbone_lost_reps=()):
+                      tailbone_lost_reps=(), depth_deg=60.0):
     """link.LinkBatch objects of a synthetic hinge session (store.synthetic), `batch` samples
-    each, as the link would hand them over (no serial port)."""
+    each, as the link would hand them over (no serial port). depth_deg: one depth, or one
+    per rep (cycled)."""
     from ..link.types import LinkBatch
     from ..store.synthetic import synthetic_records, to_messages
 
     rec, raw_t, _truth = synthetic_records(duration_s, rate_hz=rate_hz, reps=reps, seed=seed,
-                                           tailbone_lost_reps=tailbone_lost_reps)
+                                           tailbone_lost_reps=tailbone_lost_reps,
+                                           depth_deg=depth_deg)
     msgs = to_messages(rec, raw_t)
     out = []
     now = time.monotonic()

@@ -41,11 +41,12 @@ class Feed:
 
     def __init__(self, post, *, store=None, patient=None, source="dowel",
                  target_depth_deg=DEFAULT_TARGET_DEPTH_DEG, target_reps=DEFAULT_TARGET_REPS,
-                 config=None):
+                 config=None, feedback="every"):
         self._post = post
         self.live = LiveSession(self._on_event, store=store, patient=patient, source=source,
                                 target_depth_deg=target_depth_deg, target_reps=target_reps,
-                                config=config, pipeline_version=_pipeline_version())
+                                config=config, pipeline_version=_pipeline_version(),
+                                feedback=feedback)
 
     def _on_event(self, ev):
         if isinstance(ev, E.SnapshotChanged):
@@ -55,7 +56,8 @@ class Feed:
         elif isinstance(ev, E.RepCounted):
             self._post(M.RepCounted(ev.rep, ev.number, ev.set_number, ev.in_set))
         elif isinstance(ev, E.SetFinished):
-            self._post(M.SetFinished(ev.set_number, ev.reps, ev.target_reps, ev.reason))
+            self._post(M.SetFinished(ev.set_number, ev.reps, ev.target_reps, ev.reason,
+                                     ev.rows, ev.feedback_schedule))
         elif isinstance(ev, E.Notice):
             self._post(M.LinkNotice(ev.title, ev.text, ev.severity))
 
@@ -67,6 +69,7 @@ class Feed:
     writer = _delegate("writer", settable=False)
     target_depth_deg = _delegate("target_depth_deg", settable=False)
     target_reps = _delegate("target_reps", settable=False)
+    feedback = _delegate("feedback", settable=False)
 
     # the session and its data
     def begin_session(self, device_info=None, port=None):
@@ -105,6 +108,9 @@ class Feed:
 
     def set_target_reps(self, n):
         return self.live.set_target_reps(n)
+
+    def set_feedback_schedule(self, schedule):
+        return self.live.set_feedback_schedule(schedule)
 
     def snapshot(self):
         return self.live.snapshot()

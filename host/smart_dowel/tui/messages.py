@@ -46,12 +46,15 @@ class RepCounted(Message):
 class SetFinished(Message):
     """A set ended: the target was reached (`reason` "target") or the clinician stopped it."""
 
-    def __init__(self, set_number, reps, target_reps, reason):
+    def __init__(self, set_number, reps, target_reps, reason, rows=(),
+                 feedback_schedule="every"):
         super().__init__()
         self.set_number = set_number
         self.reps = reps
         self.target_reps = target_reps
         self.reason = reason
+        self.rows = rows  # the set's RepRows (its summary)
+        self.feedback_schedule = feedback_schedule
 
 
 class LinkNotice(Message):

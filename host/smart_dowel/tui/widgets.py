@@ -16,6 +16,7 @@ from textual.strip import Strip
 from textual.widget import Widget
 from textual.widgets import DataTable, Digits, Label, Static
 
+from ..feedback import BANDWIDTH, POST_SET, in_band, set_summary
 from ..link.types import CONNECTED, CONNECTING, RECONNECTING
 from ..pipeline.types import CONTACT_LABELS, CONTACTS
 from . import drawing
@@ -189,9 +190,11 @@ class ContactBar(Drawing):
         self.label = CONTACT_LABELS[point]
         self.on, self.pressure_n, self.known = True, 0.0, False
 
-    def show(self, contact, has_data):
+    def show(self, contact, has_data, live=True):
         self.known = has_data
-        self.on = contact.now_on  # this very sample: the cue does not wait for the debounce
+        # this very sample: the cue does not wait for the debounce; no LOST while the
+        # feedback schedule holds feedback back
+        self.on = contact.now_on or not live
         self.pressure_n = round(contact.pressure_n, 1)
         self.set_class(has_data and not self.on, "-lost")
         self.set_class(not has_data, "-unknown")
@@ -243,7 +246,7 @@ class Contacts(Vertical):
 
     def show(self, snap):
         for bar in self.bars:
-            bar.show(snap.contact(bar.point), snap.has_data)
+            bar.show(snap.contact(bar.point), snap.has_data, snap.feedback_live)
 
 
 class SideView(Drawing):
@@ -255,7 +258,7 @@ class SideView(Drawing):
 
     def show(self, snap):
         self.hinge_deg = None if snap.hinge_deg is None else round(snap.hinge_deg / 2.0) * 2
-        self.lost = snap.lost
+        self.lost = snap.lost if snap.feedback_live else ()
         self.has_data = snap.has_data
         self.set_shown((self.hinge_deg, self.lost, self.has_data))
 
@@ -335,10 +338,12 @@ class RepPanel(Vertical):
         self.digits = Digits("0", id="reps-digits")
         self.set_line = Label("", id="reps-set")
         self.hint = Label("", id="reps-hint")
+        self.feedback = Label("", id="reps-feedback")
         yield Label("Reps", classes="panel-title")
         yield self.digits
         yield self.set_line
         yield self.hint
+        yield self.feedback
 
     def show(self, snap):
         digits = self.digits
@@ -353,6 +358,10 @@ class RepPanel(Vertical):
         digits.set_class(snap.group == "set" and snap.rep_count >= snap.target_reps, "-complete")
         set_text(self.set_line, line, layout=False)
         set_text(self.hint, hint, layout=False)
+        fb = "Feedback: %s" % snap.feedback_schedule
+        if snap.feedback_next != snap.feedback_schedule:
+            fb += "\nnext set: %s" % snap.feedback_next
+        set_text(self.feedback, fb, layout=False)
 
 
 class FaultBanner(Static):
@@ -381,6 +390,13 @@ def banner_content(snap, status):
     if status is not None and status.state == CONNECTING and not snap.has_data:
         where = status.port or "the dowel"
         return "idle", Text("Connecting to %s ..." % where)
+    if (snap.feedback_schedule == POST_SET and snap.group == "set" and not snap.set_running
+            and snap.rows):
+        return "good", Text(set_summary(snap.set_number, snap.rows, snap.target_depth_deg,
+                                        TARGET_BAND_DEG, FAULT_SHORT), "bold")
+    if not snap.feedback_live and snap.has_data:
+        return "idle", Text("Feedback %s · this rep on your own: feel the three points"
+                            % snap.feedback_schedule)
     if snap.fault_id:
         t = Text()
         t.append(FAULT_TITLES.get(snap.fault_id, snap.fault_id.upper()), "bold")
@@ -390,6 +406,18 @@ def banner_content(snap, status):
         return "idle", Text("Waiting for data from the dowel")
     if not snap.upright:
         return "idle", Text("Stand tall with the dowel on your back, then hold still")
+    if snap.feedback_schedule == BANDWIDTH and snap.set_running:
+        # mid-rep past the band's deep end, or the last rep's depth outside the band
+        lo, hi = snap.target_depth_deg, snap.target_depth_deg + TARGET_BAND_DEG
+        depth = None
+        if snap.phase in ("descent", "bottom", "ascent"):
+            if snap.hinge_deg is not None and snap.hinge_deg > hi:
+                depth = snap.hinge_deg
+        elif snap.rows and not in_band(snap.rows[-1].depth_deg, lo, TARGET_BAND_DEG):
+            depth = snap.rows[-1].depth_deg
+        if depth is not None:
+            return "warn", Text("OUTSIDE THE BAND  depth %.0f°, target %.0f-%.0f°"
+                                % (depth, lo, hi), "bold")
     if snap.last_rep_good and snap.rep_count:
         return "good", Text("GOOD REP  Keep the three points on the stick", "bold")
     return "idle", Text("Hips back, back flat: keep the stick on head, mid-back and tailbone")
@@ -416,19 +444,24 @@ class RepTable(DataTable):
         self._row_keys = deque()
 
     def show(self, snap):
-        key = (snap.group, snap.set_number, len(snap.rows))
+        # reps without live feedback keep their faults for after the set
+        key = (snap.group, snap.set_number, snap.set_running, len(snap.rows))
         if key == self._shown:
             return
-        if self._shown is None or self._shown[:2] != key[:2] or len(snap.rows) < self._shown[2]:
+        if (self._shown is None or self._shown[:3] != key[:3]
+                or len(snap.rows) < self._shown[3]):
             self.clear()
             self._row_keys.clear()
             start = 0
         else:
-            start = self._shown[2]
+            start = self._shown[3]
         start = max(start, len(snap.rows) - self.MAX_ROWS)
         for row in snap.rows[start:]:
-            faults = Text(", ".join(FAULT_SHORT.get(f, f) for f in row.faults) or "good",
-                          "bold #ff5050" if row.faults else "#3fdc5a")
+            if row.feedback is False and snap.set_running:
+                faults = Text("(after the set)", "dim")
+            else:
+                faults = Text(", ".join(FAULT_SHORT.get(f, f) for f in row.faults) or "good",
+                              "bold #ff5050" if row.faults else "#3fdc5a")
             self._row_keys.append(self.add_row(
                 str(row.number), "%.0f" % row.depth_deg, "%.1f" % row.descent_s,
                 "%.1f" % row.ascent_s, faults))
