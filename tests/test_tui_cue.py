@@ -56,3 +56,34 @@ def test_dowel_ui_on_a_pty_shows_head_lost_and_back_within_a_loose_bound():
     assert len(m["lost_ms"]) >= 3 and len(m["back_ms"]) >= 3, m
     # loose: a loaded CI machine; the debounce alone would be 100 ms, the target is 60 ms p99
     assert max(m["lost_ms"] + m["back_ms"]) < 400.0, m
+
+
+def test_a_dip_under_150_ms_shows_at_once_and_flags_no_fault():
+    import time
+
+    from smart_dowel.link.types import LinkBatch
+    from smart_dowel.live import LiveSession
+    from smart_dowel.live import events as E
+    from smart_dowel.store.synthetic import synthetic_records, to_messages
+
+    rec, raw_t, _ = synthetic_records(20.0, reps=3)
+    t = rec["t_us"] / 1e6
+    dip_s = 2.0 + 5.0 + 1.2  # rep 2, in its descent
+    dip = (t >= dip_s) & (t < dip_s + 0.08)
+    rec["tailbone"][dip] = 0
+    events = []
+    live = LiveSession(events.append)
+    shown = []  # session time of every snapshot with the tailbone drawn lost
+    now = time.monotonic()
+    for i, m in enumerate(to_messages(rec, raw_t)):
+        live.on_batch(LinkBatch(i, [m], [now], b"", time.time(), now))
+        snap = live.snapshot()
+        if "tailbone" in snap.lost:
+            shown.append(snap.t_s)
+            assert snap.fault_id is None  # drawn lost, but not (yet) a fault
+    live.close()
+    reps = [e.rep for e in events if isinstance(e, E.RepCounted)]
+    assert len(reps) == 3
+    assert all(not r.fault_ids for r in reps), [r.fault_ids for r in reps]
+    # on screen from the dip's first sample to its last, and nowhere else
+    assert shown and abs(shown[0] - dip_s) < 0.011 and shown[-1] < dip_s + 0.09, shown
