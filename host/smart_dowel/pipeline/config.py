@@ -37,7 +37,6 @@ class PipelineConfig:
     accel_only_tau_s: float = 0.3  # low-pass of the accelerometer without a gyroscope
     accel_ref_tau_s: float = 0.15  # ... and beside one (the plane, the upright, the gyro's sign)
     impact_g: float = 0.25  # |a| this far from its resting value is an impact, not gravity
-    gyro_sign_evidence: float = 0.08  # rad^2 of agreement (about 16 deg of turn) to trust a sign
     # The automatic upright pose: standing still with every pad on, no rep under way
     upright_still_s: float = 0.5
     upright_settle_s: float = 1.0  # the first pose not sooner than this after the dowel arrived

@@ -27,7 +27,7 @@ import numpy as np
 from .calibration import Calibration
 from .config import PipelineConfig
 from .contacts import Contacts
-from .faults import RISE_FRACTION, rep_faults, rep_phases, rise_time_s, vertical_drop_m
+from .faults import rep_faults, rep_phases, vertical_drop_m
 from .inclination import Inclination
 from .orientation import Orientation
 from .samples import SampleConverter
@@ -128,7 +128,7 @@ class Pipeline:
         self._idle_n = 0
         # the automatic upright pose: a still spell standing with every pad on
         self._still_since = None
-        self._still_g = np.zeros(3)
+        self._still_g = (0.0, 0.0, 0.0)
         self._prev_g = self._prev_t = None
         self._reps_seen = {1: 0, -1: 0}
         self._refining = False  # the first upright is being averaged over its still spell
@@ -324,7 +324,6 @@ class Pipeline:
         return rep
 
     def _run(self, s, record):
-        cfg = self.config
         n = len(s)
         t = s.t_s
         g, adev, g_acc = self.orientation.update(t, s.ax_g, s.ay_g, s.az_g, s.gx_dps, s.gy_dps,
@@ -360,7 +359,7 @@ class Pipeline:
         for i, _, ev in keyed:
             if isinstance(ev, tuple) and ev[1] == COMPLETED:
                 done.setdefault(i, []).append((ev[0].sign, ev[2]["peak_deg"]))
-        sides, up_theta = self._side_and_upright(T, TH, g, g_acc, theta, signed, on, away,
+        sides, up_theta = self._side_and_upright(t, T, TH, g, g_acc, theta, signed, on, away,
                                                  standing, done, events)
         UP = up_theta.tolist()
         prev_side = self.side
@@ -428,7 +427,8 @@ class Pipeline:
             out[no_plane] = plain[no_plane]
         return out
 
-    def _side_and_upright(self, T, TH, g, g_acc, theta, signed, on, away, standing, done, events):
+    def _side_and_upright(self, t_arr, T, TH, g, g_acc, theta, signed, on, away, standing, done,
+                          events):
         """Per sample: which side of the plane is hinging, and the upright pose.
 
         The side: once reps are found, the side whose reps go farthest from home (the upright,
@@ -442,92 +442,107 @@ class Pipeline:
         Returns (sides int8 array, theta of the upright per sample, NaN where unknown)."""
         cfg = self.config
         n = len(T)
-        sides = np.empty(n, dtype=np.int8)
         up_theta = np.full(n, np.nan)
         arrived = self.contacts.arrived.tolist() if self._has_force else [math.nan] * n
+        GA = g_acc.tolist()
         if self.calibration.upright is not None:
             up_theta[:] = self.inclination.angles_of(self.calibration.upright, theta)
         request = self._upright_request
         auto = cfg.auto_upright and self._has_force
+        # still, every pad on, on the back: a candidate moment for the upright (vectorised;
+        # gravity turning slower than still_rate_dps since the previous valid reading)
+        valid = np.isfinite(g[:, 0])
+        cand = np.zeros(n, dtype=bool)
+        idx = np.flatnonzero(valid)
+        if auto and len(idx):
+            gv = g[idx]
+            prev = np.empty_like(gv)
+            prev[1:] = gv[:-1]
+            tprev = np.empty(len(idx))
+            tprev[1:] = t_arr[idx[:-1]]
+            if self._prev_g is not None:
+                prev[0], tprev[0] = self._prev_g, self._prev_t
+            else:
+                prev[0], tprev[0] = gv[0], t_arr[idx[0]]
+            dots = np.einsum("ij,ij->i", gv, prev)
+            turn_ok = dots >= np.cos(math.radians(cfg.still_rate_dps) * (t_arr[idx] - tprev))
+            cand[idx] = turn_ok & on[idx].all(axis=1) & ~away[idx]
+            self._prev_g, self._prev_t = gv[-1].copy(), float(t_arr[idx[-1]])
+        CAND = cand.tolist()
+        AWAY = away.tolist()
         home, side, hi, lo, rep_ext = self._home, self.side, self._hi, self._lo, self._rep_ext
         anchor, since, isum, inum = self._idle_anchor, self._idle_since, self._idle_sum, self._idle_n
-        band, idle_s, ratio = cfg.home_band_deg, cfg.home_idle_s, cfg.side_switch_ratio
-        prev, prev_t = self._prev_g, self._prev_t
-        rate = math.radians(cfg.still_rate_dps)
+        band, idle_s, ratio, min_rise = cfg.home_band_deg, cfg.home_idle_s, cfg.side_switch_ratio, cfg.min_rise_deg
         reps = self._reps_seen
+        sides = [0] * n
         for i in range(n):
             x = TH[i]
-            gi = g[i]
-            if request and gi[0] == gi[0] and g_acc[i][0] == g_acc[i][0]:
-                self._set_upright(g_acc[i], T[i], False, events)
-                up_theta[i:] = self.inclination.angles_of(self.calibration.upright, theta)[i:]
+            if request and GA[i][0] == GA[i][0]:
+                self._set_upright(GA[i], T[i], False, events)
+                up_theta[i:] = self.inclination.angles_of(self.calibration.upright, theta, i)[i:]
                 request = False
-            up = up_theta[i]
             done_here = done.get(i)
             if done_here:
                 for sg, _ in done_here:
                     reps[sg] += 1
             # --- the side ---
-            if x == x and not away[i]:
+            if x == x and not AWAY[i]:
                 if home is None:
                     home = x
-                # a long stand (no movement beyond the band for home_idle_s) is where home is
+                # a long stand (no movement beyond the band for home_idle_s) is where home
+                # is: where the person stood first, or stood still longest since (not the
+                # upright, which may be stale or taken at the wrong moment)
                 if anchor is None or abs(x - anchor) > band:
                     anchor, since, isum, inum = x, T[i], 0.0, 0
                 isum += x
                 inum += 1
                 if T[i] - since >= idle_s:
                     home = isum / inum
-                # home: where the person stood first (or stood still longest since); not the
-                # upright, which may be stale or taken at the wrong moment
-                h = home
                 if x > hi:
                     hi = x
                 if x < lo:
                     lo = x
                 if done_here:
                     for sg, peak in done_here:
-                        ext = peak - sg * h
+                        ext = peak - sg * home
                         if ext > rep_ext[sg]:
                             rep_ext[sg] = ext
                 if rep_ext[1] > 0.0 or rep_ext[-1] > 0.0:
                     pos, neg = rep_ext[1], rep_ext[-1]
                 else:
-                    pos, neg = hi - h, h - lo
-                if side > 0 and neg > ratio * pos and neg >= cfg.min_rise_deg:
+                    pos, neg = hi - home, home - lo
+                if side > 0 and neg > ratio * pos and neg >= min_rise:
                     side = -1
-                elif side < 0 and pos > ratio * neg and pos >= cfg.min_rise_deg:
+                elif side < 0 and pos > ratio * neg and pos >= min_rise:
                     side = 1
             sides[i] = side
             # --- the upright ---
-            if not auto or gi[0] != gi[0]:
+            if not CAND[i]:
+                if self._refining and valid[i]:
+                    self._finish_refining(T[i], theta, i, up_theta, events)
+                self._still_since = None
                 continue
             first = self.calibration.upright is None or self._refining
             # standing: not yet moved at all, or by the baseline with no rep under way as seen
             # from both sides (the hold at the bottom of a rep is by the baseline of the other);
             # later, by the baseline of the side that has shown two reps or more
             if first:
-                by_base = not signed[i] or (standing[side][i] and standing[-side][i])
+                still = not signed[i] or (standing[side][i] and standing[-side][i])
             else:
-                by_base = signed[i] and standing[side][i] and reps[side] >= 2
-            still = by_base and on[i].all() and not away[i] and (
-                prev is None or float(np.dot(gi, prev)) >= math.cos(rate * (T[i] - prev_t)))
-            prev, prev_t = gi, T[i]
+                still = signed[i] and standing[side][i] and reps[side] >= 2
             if self._refining and (not still or T[i] - self._still_since >= cfg.upright_refine_s):
-                # the first pose, averaged over the whole still spell it was taken in
-                self._refining = False
-                self._still_since = None
-                self._set_upright(self._still_g, T[i], True, events)
-                up_theta[i:] = self.inclination.angles_of(self.calibration.upright, theta)[i:]
+                self._finish_refining(T[i], theta, i, up_theta, events)
                 continue
             if not still:
                 self._still_since = None
                 continue
             if self._still_since is None:
                 self._still_since = T[i]
-                self._still_g = np.zeros(3)
-            if g_acc[i][0] == g_acc[i][0]:
-                self._still_g = self._still_g + g_acc[i]
+                self._still_g = (0.0, 0.0, 0.0)
+            ga = GA[i]
+            if ga[0] == ga[0]:
+                sg = self._still_g
+                self._still_g = (sg[0] + ga[0], sg[1] + ga[1], sg[2] + ga[2])
             if self._refining:
                 continue
             arr = arrived[i]
@@ -535,18 +550,24 @@ class Pipeline:
             if self.calibration.upright is None and settled and \
                     T[i] - self._still_since >= cfg.upright_still_s:
                 self._set_upright(self._still_g, T[i], True, events)
-                up_theta[i + 1:] = self.inclination.angles_of(self.calibration.upright, theta)[i + 1:]
+                up_theta[i + 1:] = self.inclination.angles_of(self.calibration.upright, theta, i + 1)[i + 1:]
                 self._refining = True
             elif not first and T[i] - self._still_since >= cfg.upright_refresh_s:
                 self._still_since = None
                 if self._moved(self.calibration.upright, self._still_g):
                     self._set_upright(self._still_g, T[i], True, events)
-                    up_theta[i + 1:] = self.inclination.angles_of(self.calibration.upright, theta)[i + 1:]
+                    up_theta[i + 1:] = self.inclination.angles_of(self.calibration.upright, theta, i + 1)[i + 1:]
         self._upright_request = request
         self._home, self.side, self._hi, self._lo = home, self.side, hi, lo
         self._idle_anchor, self._idle_since, self._idle_sum, self._idle_n = anchor, since, isum, inum
-        self._prev_g, self._prev_t = prev, prev_t
-        return sides, up_theta
+        return np.array(sides, dtype=np.int8), up_theta
+
+    def _finish_refining(self, t, theta, i, up_theta, events):
+        """The first pose, averaged over the whole still spell it was taken in."""
+        self._refining = False
+        self._still_since = None
+        self._set_upright(self._still_g, t, True, events)
+        up_theta[i:] = self.inclination.angles_of(self.calibration.upright, theta, i)[i:]
 
     def _moved(self, old, g):
         """Whether gravity g is further than upright_moved_deg from the upright `old`."""

@@ -30,7 +30,7 @@ class Inclination:
     was known; before it, theta is the unsigned angle from the first reading on the back)."""
 
     def __init__(self):
-        self.M = np.zeros((3, 3))
+        self.M = [0.0] * 6  # the turns' scatter matrix: xx xy xz yy yz zz
         self.axis = None  # unit normal of the plane of motion (sensor frame)
         self.ref = None  # reference gravity direction: theta = 0
         self.e1 = self.e2 = None
@@ -52,13 +52,14 @@ class Inclination:
         g = np.asarray(g, dtype=float)
         return float(math.atan2(g @ self.e2, g @ self.e1) * RAD)
 
-    def angles_of(self, vec, theta):
+    def angles_of(self, vec, theta, lo_index=0):
         """theta (deg) of a fixed direction (the upright) per sample of the last update(), in
         the plane in force at each sample, taken on the turn nearest to that sample's theta;
         NaN where no plane was known."""
         out = np.full(len(theta), np.nan)
         vec = np.asarray(vec, dtype=float)
         for lo, hi, e1, e2 in self.segments:
+            lo = max(lo, lo_index)
             if e1 is not None and hi > lo:
                 out[lo:hi] = math.atan2(vec @ e2, vec @ e1) * RAD
         # theta is continuous through +-180: put the upright on the same turn
@@ -105,26 +106,40 @@ class Inclination:
         seg_from = [0]
         seg_axis = [(self.e1, self.e2)]
         gp = g if g_plane is None else g_plane
-        for k in starts:
-            v = gp[k]
-            if not np.isfinite(v[0]):
+        M = self.M
+        G = gp[starts].tolist()
+        TK = t[starts].tolist()
+        AW = [False] * len(starts) if away is None else np.asarray(away, dtype=bool)[starts].tolist()
+        tv, tt = self.tick_v, self.tick_t
+        for j, k in enumerate(starts.tolist()):
+            v = G[j]
+            if v[0] != v[0]:
                 continue
-            if away is not None and away[k]:
+            if AW[j]:
                 # off the back (on a table, being handled): not the plane of the hinge
-                self.tick_v = None
+                tv = None
                 continue
-            if self.tick_v is not None:
-                dtk = t[k] - self.tick_t
-                d = np.cross(self.tick_v, v)
-                self.M *= math.exp(-max(dtk, 0.0) / PLANE_TAU_S)
-                self.M += np.outer(d, d)
-            self.tick_v, self.tick_t = v.copy(), t[k]
+            if tv is not None:
+                # the turn since the last tick, as a rotation vector (cross product)
+                d0 = tv[1] * v[2] - tv[2] * v[1]
+                d1 = tv[2] * v[0] - tv[0] * v[2]
+                d2 = tv[0] * v[1] - tv[1] * v[0]
+                f = math.exp(-max(TK[j] - tt, 0.0) / PLANE_TAU_S)
+                M[0] = M[0] * f + d0 * d0
+                M[1] = M[1] * f + d0 * d1
+                M[2] = M[2] * f + d0 * d2
+                M[3] = M[3] * f + d1 * d1
+                M[4] = M[4] * f + d1 * d2
+                M[5] = M[5] * f + d2 * d2
+            tv, tt = v, TK[j]
             self.ticks += 1
+            trace = M[0] + M[3] + M[5]
             # every tick until the plane has settled, then every PLANE_UPDATE_TICKS
-            due = (self.axis is None or np.trace(self.M) < PLANE_SETTLED_TURN
+            due = (self.axis is None or trace < PLANE_SETTLED_TURN
                    or self.ticks % PLANE_UPDATE_TICKS == 0)
-            if due and np.trace(self.M) >= PLANE_MIN_TURN:
-                w, V = np.linalg.eigh(self.M)
+            if due and trace >= PLANE_MIN_TURN:
+                w, V = np.linalg.eigh(np.array([[M[0], M[1], M[2]], [M[1], M[3], M[4]],
+                                                [M[2], M[4], M[5]]]))
                 before = self.e1
                 axis = V[:, -1]
                 if self.axis is None and self.ref is not None:
@@ -136,6 +151,7 @@ class Inclination:
                 if self.e1 is not before:
                     seg_from.append(k)
                     seg_axis.append((self.e1, self.e2))
+        self.tick_v, self.tick_t = tv, tt
         self.tick = int(ticks[-1])
         seg_from.append(n)
         self.segments = [(seg_from[j], seg_from[j + 1], e1, e2) for j, (e1, e2) in enumerate(seg_axis)]

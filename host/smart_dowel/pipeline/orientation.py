@@ -27,6 +27,9 @@ INNOVATION_TAU_S = 1.0  # the two signs' filters are compared over about this lo
 INNOVATION_MIN = (2.0 * DEG) ** 2  # below this both explain the accelerometer: keep the sign
 SIGN_RATIO = 3.0  # the other sign must explain it this much better to take over...
 SIGN_HOLD_S = 0.3  # ... for this long
+INNOVATION_SETTLED = (8.0 * DEG) ** 2  # the wrong sign's filter is this far off, and
+SETTLED_RATIO = 20.0  # this much worse than the right one's,
+SETTLED_S = 5.0  # for this long in all: it is dropped
 
 
 def _turn(vx, vy, vz, wx, wy, wz, dt):
@@ -47,8 +50,9 @@ class Orientation:
     where missing; (n,) |a| - its resting value).
 
     With a gyroscope two filters run side by side, one taking the gyro as it is and one with
-    its sign reversed; the output follows the one the evidence supports (the gyro as it is
-    until there is evidence), so neither sign convention ever runs on the accelerometer alone.
+    its sign reversed; the output follows the one whose predictions explain the accelerometer
+    (the gyro as it is until one clearly does better), so neither sign convention ever runs on
+    the accelerometer alone.
     """
 
     def __init__(self, config, gyro_bias_dps=(0.0, 0.0, 0.0)):
@@ -57,24 +61,20 @@ class Orientation:
         self.tau_accel_ref_s = config.accel_ref_tau_s
         self.impact_g = config.impact_g
         self.max_gap_s = config.max_gap_s
-        self.sign_evidence = config.gyro_sign_evidence
         self.last_t = None
         self.last_raw = None
         self.a_rest = 1.0  # |a| at rest: absorbs the accelerometer's scale error
-        self.evidence = 0.0
-        self.gyro_sign = 0  # 0: no evidence yet (the gyro is taken as it is), else +1 / -1
+        self.gyro_sign = 0  # 0: not judged yet (the gyro is taken as it is), else +1 / -1
         b = tuple(x * DEG for x in gyro_bias_dps)
         # state per filter: [vx, vy, vz, bx, by, bz]; q: the accelerometer's own estimate
         self.f = None
         self.q = None
-        self.p = (0.0, 0.0, 0.0)  # the gyro-predicted turn over the current evidence window
-        self.w0 = None
-        self.w0_t = 0.0
-        self.w_bad = False
         self.bias0 = b
         self.restarts = 0
         self.innovation = [0.0, 0.0]  # mean squared innovation of each sign's filter
         self.better_since = None
+        self.active = (0, 1)  # the filters still running (one once the sign is beyond doubt)
+        self.settled_s = 0.0
         self.prev_gyro = None  # the last gyro reading (rad/s), for the trapezoid
 
     @property
@@ -106,11 +106,10 @@ class Orientation:
         inn = self.innovation
         pg = self.prev_gyro
         better_since = self.better_since
+        active, settled_s = self.active, self.settled_s
         if q is not None:
             qx, qy, qz = q
-            px, py, pz = self.p
-        w0, w0_t, w_bad = self.w0, self.w0_t, self.w_bad
-        a_rest, sign, evidence = self.a_rest, self.gyro_sign, self.evidence
+        a_rest, sign = self.a_rest, self.gyro_sign
         tau_g, imp, max_gap = self.tau_gyro_s, self.impact_g, self.max_gap_s
         # the accelerometer's own estimate: the whole answer without a gyro (slower, so a
         # walk's sway does not read as tilt), a quick reference beside one
@@ -129,6 +128,7 @@ class Orientation:
                 continue  # time going backwards: not a usable sample
             if dt > max_gap and q is not None:
                 q = f = pg = None
+                active, settled_s = (0, 1), 0.0
                 self.restarts += 1
             last_t = ti
             a0, a1, a2 = raw[0], raw[1], raw[2]
@@ -143,8 +143,6 @@ class Orientation:
                     continue
                 qx, qy, qz = ux, uy, uz
                 q = True
-                px = py = pz = 0.0
-                w0, w0_t, w_bad = (qx, qy, qz), ti, False
                 if has_gyro:
                     b = self.bias0
                     f = [[ux, uy, uz, b[0], b[1], b[2]], [ux, uy, uz, -b[0], -b[1], -b[2]]]
@@ -158,8 +156,6 @@ class Orientation:
                 nq = sqrt(qx * qx + qy * qy + qz * qz)
                 qx, qy, qz = qx / nq, qy / nq, qz / nq
                 a_rest += (1.0 - exp(-dt / 30.0)) * (na - a_rest)
-            else:
-                w_bad = True
             adev[i] = na - a_rest
             acc[i] = (qx, qy, qz)
             if not has_gyro:
@@ -178,7 +174,7 @@ class Orientation:
             kf = trust * (1.0 - exp(-dt / tau_g)) / (1.0 + wm / FAST_TURN2) if trust > 0.0 else 0.0
             ka = 1.0 - exp(-dt / INNOVATION_TAU_S)
             kb = ki * dt if trust > 0.8 and wm < BIAS_RATE_MAX2 else 0.0
-            for j in (0, 1):
+            for j in active:
                 fj = f[j]
                 s = 1.0 if j == 0 else -1.0
                 vx, vy, vz = turn(fj[0], fj[1], fj[2], s * g0 - fj[3], s * g1 - fj[4], s * g2 - fj[5], dt)
@@ -209,15 +205,19 @@ class Orientation:
                     better_since = None
             else:
                 better_since = None
+            if len(active) == 2:
+                # the sign settled beyond doubt (the other far worse, for long): stop the other
+                if inn[other] > INNOVATION_SETTLED and inn[other] > SETTLED_RATIO * inn[cur]:
+                    settled_s += dt  # (summed over the movements that show it)
+                    if settled_s >= SETTLED_S:
+                        active = (cur,)
             fo = f[cur]
             out[i] = (fo[0], fo[1], fo[2])
         self.q = (qx, qy, qz) if q is not None else None
         self.f = f
-        if q is not None:
-            self.p = (px, py, pz)
-        self.w0, self.w0_t, self.w_bad = w0, w0_t, w_bad
         self.last_t, self.last_raw = last_t, last_raw
-        self.a_rest, self.gyro_sign, self.evidence = a_rest, sign, evidence
+        self.a_rest, self.gyro_sign = a_rest, sign
         self.better_since = better_since
         self.prev_gyro = pg
+        self.active, self.settled_s = active, settled_s
         return out, adev, acc

@@ -37,6 +37,8 @@ class Segmenter:
         self.last_t = None
         self.depths = deque(maxlen=3)  # the recent reps' depths above their baseline
         self.t_last_rep = -math.inf
+        self._h = config.min_rise_deg
+        self._h_until = -math.inf  # H falls back to min_rise_deg after this time
         self.active = False  # a rep is confirmed and under way
         self.anchor = 0.0  # a pose held within home_band_deg since t_anchor
         self.t_anchor = 0.0
@@ -44,11 +46,17 @@ class Segmenter:
 
     def rise_deg(self, t):
         """H, the rise (and fall) that makes a rep, at time t."""
+        if t > self._h_until:
+            return self.cfg.min_rise_deg
+        return self._h
+
+    def _remember_depth(self, depth, t):
         cfg = self.cfg
-        if not self.depths or t - self.t_last_rep > cfg.depth_memory_s:
-            return cfg.min_rise_deg
+        self.depths.append(depth)
+        self.t_last_rep = t
         d = sorted(self.depths)[len(self.depths) // 2]
-        return min(cfg.max_rise_deg, max(cfg.min_rise_deg, cfg.rise_fraction * d))
+        self._h = min(cfg.max_rise_deg, max(cfg.min_rise_deg, cfg.rise_fraction * d))
+        self._h_until = t + cfg.depth_memory_s
 
 
     def fall_deg(self, t):
@@ -143,8 +151,7 @@ class Segmenter:
                     "peak_deg": self.peak, "base_deg": self.low, "valley_deg": self.valley,
                 }))
                 self.active = False
-                self.depths.append(self.peak - min(self.low, self.valley))
-                self.t_last_rep = ti
+                self._remember_depth(self.peak - min(self.low, self.valley), ti)
                 self.mode = BASE
                 self.low, self.t_low = self.valley, self.t_valley
                 self.t_near = ti
