@@ -122,6 +122,7 @@ class Pipeline:
         self._lo = math.inf
         self._home = None
         self._rep_ext = {1: 0.0, -1: 0.0}  # how far each side's reps went from home
+        self._restart_t = -math.inf  # when the angle was last re-based
         self._idle_anchor = None
         self._idle_since = None
         self._idle_sum = 0.0
@@ -346,6 +347,9 @@ class Pipeline:
         TH = theta.tolist()
         blocked = away.tolist()
         standing = {}
+        # where the orientation took the other gyro sign's filter, the angle jumps: what went
+        # before is no evidence of a rep or of the hinging side
+        restart = set(self.orientation.switched)
         for sign, side in self.sides.items():
             x = [sign * v for v in TH] if sign < 0 else TH
             seg_events, standing[sign] = side.seg.update(T, x, blocked)
@@ -358,9 +362,9 @@ class Pipeline:
         done = {}
         for i, _, ev in keyed:
             if isinstance(ev, tuple) and ev[1] == COMPLETED:
-                done.setdefault(i, []).append((ev[0].sign, ev[2]["peak_deg"]))
+                done.setdefault(i, []).append((ev[0].sign, ev[2]["peak_deg"], ev[2]["rise_s"]))
         sides, up_theta = self._side_and_upright(t, T, TH, g, g_acc, theta, signed, on, away,
-                                                 standing, done, events)
+                                                 standing, done, restart, events)
         UP = up_theta.tolist()
         prev_side = self.side
         for i, _, ev in keyed:
@@ -428,7 +432,7 @@ class Pipeline:
         return out
 
     def _side_and_upright(self, t_arr, T, TH, g, g_acc, theta, signed, on, away, standing, done,
-                          events):
+                          restart, events):
         """Per sample: which side of the plane is hinging, and the upright pose.
 
         The side: once reps are found, the side whose reps go farthest from home (the upright,
@@ -483,9 +487,13 @@ class Pipeline:
                 request = False
             done_here = done.get(i)
             if done_here:
-                for sg, _ in done_here:
+                for sg, _, _ in done_here:
                     reps[sg] += 1
             # --- the side ---
+            if i in restart:
+                hi, lo, rep_ext = -math.inf, math.inf, {1: 0.0, -1: 0.0}
+                self._rep_ext = rep_ext
+                self._restart_t = T[i]
             if x == x and not AWAY[i]:
                 if home is None:
                     home = x
@@ -503,7 +511,9 @@ class Pipeline:
                 if x < lo:
                     lo = x
                 if done_here:
-                    for sg, peak in done_here:
+                    for sg, peak, rise_s in done_here:
+                        if rise_s < self._restart_t:
+                            continue  # begun before the angle was re-based: no evidence
                         ext = peak - sg * home
                         if ext > rep_ext[sg]:
                             rep_ext[sg] = ext

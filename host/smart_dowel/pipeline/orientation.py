@@ -94,6 +94,7 @@ class Orientation:
         n = len(t)
         out = np.full((n, 3), np.nan)
         acc = np.full((n, 3), np.nan)  # the accelerometer's own estimate (no gyro in it)
+        self.switched = []  # indices where the output changed to the other sign's filter
         adev = np.zeros(n)
         T, AX, AY, AZ = t.tolist(), ax.tolist(), ay.tolist(), az.tolist()
         if has_gyro:
@@ -200,6 +201,8 @@ class Orientation:
                 if better_since is None:
                     better_since = ti
                 if ti - better_since >= SIGN_HOLD_S:
+                    if sign != 0 or other != 0:
+                        self.switched.append(i)
                     sign = 1 if other == 0 else -1
                     cur = other
                     better_since = None
