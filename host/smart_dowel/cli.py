@@ -96,6 +96,13 @@ def _add_screen_options(parser):
         help="which reps of a set get live feedback (f cycles it in the screen): "
              + "; ".join("%s: %s" % (k, DESCRIPTIONS[k]) for k in SCHEDULES)
              + " (default %s)" % EVERY)
+    parser.add_argument(
+        "--sound", choices=("on", "off"), default=None,
+        help="tones when a contact is lost and back, chimes for a good rep and a finished "
+             "set (m toggles it); default: on where there is an audio output")
+    parser.add_argument(
+        "--voice", action="store_true",
+        help="also speak the screen's cues (needs espeak-ng and sound on)")
 
 
 def _add_patient(parser):

@@ -24,6 +24,7 @@ from ..errors import DowelError, StoreError
 from ..feedback import DESCRIPTIONS, EVERY, POST_SET, next_schedule, set_summary
 from . import messages as M
 from .feed import Feed
+from .sound import SoundCues, open_sink
 from .sources import IdleSource, LinkSource, ReplaySource, SimSource, Source
 from .state import (
     DEFAULT_TARGET_DEPTH_DEG,
@@ -83,6 +84,7 @@ class DowelApp(App):
         Binding("left_square_bracket", "reps(-1)", "Reps -1", show=False, key_display="["),
         Binding("t", "targets", "Targets", show=False),
         Binding("f", "cycle_feedback", "Feedback"),
+        Binding("m", "toggle_sound", "Sound"),
     ] + [
         Binding(key, "move('%s')" % action, "Patient: " + text, show=False)
         for key, (action, text) in SIM_KEYS.items()
@@ -90,8 +92,12 @@ class DowelApp(App):
 
     def __init__(self, source: Source, *, patient=None, open_store=True,
                  target_depth_deg=DEFAULT_TARGET_DEPTH_DEG, target_reps=DEFAULT_TARGET_REPS,
-                 store=None, feedback=EVERY):
+                 store=None, feedback=EVERY, sound="off", voice=False, sink=None):
         super().__init__()
+        # sound: "on", "off" or None (on where there is an audio output); sink: a
+        # sound.Sink to play through (tests, bench), else one is opened on mount
+        self.sound = SoundCues(sink, voice=voice, enabled=sound != "off")
+        self._sound_mode = sound
         self.source = source
         self.open_store = open_store
         self.feed = Feed(self.post_message, store=store, patient=patient,
@@ -142,6 +148,8 @@ class DowelApp(App):
         # another composes a frame waits up to 5 ms; 1 ms keeps both hand-offs short.
         self._switch_interval = sys.getswitchinterval()
         sys.setswitchinterval(min(self._switch_interval, GIL_SWITCH_INTERVAL_S))
+        if self.sound.enabled and self.sound.sink is None:
+            self._open_sound(explicit=self._sound_mode == "on")
         self._redraw()
         self.data_worker = self.run_source()
         self._catch_end_signals()
@@ -151,6 +159,8 @@ class DowelApp(App):
         self._stop.set()
         if self._switch_interval is not None:
             sys.setswitchinterval(self._switch_interval)
+        if self.sound.sink is not None:
+            self.sound.sink.close()
         loop = self._signal_loop
         if loop is not None:
             for sig in END_SIGNALS:
@@ -216,6 +226,7 @@ class DowelApp(App):
         snap = message.snapshot
         lost = snap.lost
         self.snapshot = snap
+        self.sound.on_snapshot(snap, self.status)  # before the redraw: the tone starts first
         if lost != self._shown_lost:
             # a contact lost or back is the cue the patient waits for: drawn at once, not
             # at the next slot of the 30-per-second redraw cap
@@ -423,6 +434,28 @@ class DowelApp(App):
         self.notify("%s: %s%s." % (new, DESCRIPTIONS[new], " (from the next set)" if waits else ""),
                     title="Feedback", timeout=4)
 
+    def _open_sound(self, explicit):
+        """Open the audio output; without one, say so in one line and keep sound off."""
+        sink, notice = open_sink(voice=self.sound.voice)
+        self.sound.sink = sink
+        self.sound.enabled = sink is not None
+        if notice is not None:
+            self.notify(notice, title="Sound", timeout=6,
+                        severity="warning" if explicit or sink is not None else "information")
+
+    def action_toggle_sound(self):
+        if self.sound.enabled:
+            self.sound.enabled = False
+        elif self.sound.sink is None:
+            self._open_sound(explicit=True)
+        else:
+            self.sound.enabled = True
+        if self.sound.enabled:
+            self.notify("Tones on%s." % (" with the cues spoken" if self.sound.voice else ""),
+                        title="Sound", timeout=3)
+        elif self.sound.sink is not None:
+            self.notify("Sound off.", title="Sound", timeout=3)
+
     def action_move(self, action):
         try:
             self.source.sim_action(action)
@@ -528,6 +561,8 @@ class DowelApp(App):
         yield SystemCommand("Patient history", "h: progress over sessions", self.action_history)
         yield SystemCommand("Feedback schedule", "f: every, faded, bandwidth, post-set",
                             self.action_cycle_feedback)
+        yield SystemCommand("Sound on or off", "m: tones for contacts, reps and the set",
+                            self.action_toggle_sound)
         yield SystemCommand("Keys", "?: every key of this screen", self.action_help)
         if self.source.simulated:
             for key, (action, text) in SIM_KEYS.items():
@@ -543,8 +578,9 @@ def _arg(args, name, default=None):
     return getattr(args, name, default) if args is not None else default
 
 
-def make_app(args=None, *, source=None, store=None, open_store=True):
-    """The clinic app for parsed CLI args (demo or ui); tests pass a `source` (and a store).
+def make_app(args=None, *, source=None, store=None, open_store=True, sink=None):
+    """The clinic app for parsed CLI args (demo or ui); tests pass a `source` (and a store,
+    a sound sink). Without args (tests) sound is off unless a sink is given.
 
     demo (no `port` attribute) and `ui --simulate` use the simulated dowel; `ui --replay ID`
     plays a stored session; `ui [--port P]` opens a real dowel (auto-detected without --port).
@@ -559,5 +595,7 @@ def make_app(args=None, *, source=None, store=None, open_store=True):
             source = LinkSource(_arg(args, "port"))
         else:
             source = IdleSource()
+    sound = _arg(args, "sound") if args is not None else ("on" if sink is not None else "off")
     return DowelApp(source, patient=_arg(args, "patient"), store=store, open_store=open_store,
-                    feedback=_arg(args, "feedback", EVERY) or EVERY)
+                    feedback=_arg(args, "feedback", EVERY) or EVERY, sound=sound,
+                    voice=bool(_arg(args, "voice", False)), sink=sink)
