@@ -18,6 +18,7 @@ and the simulator in the app's process, which is what `dowel demo` does (SimSour
 
     .venv/bin/python bench/latency_bench.py [seconds]
     .venv/bin/python bench/latency_bench.py --cue [seconds]   # the lost-contact cue only
+    .venv/bin/python bench/latency_bench.py --sound [seconds]   # cue to tone (and screen)
 """
 
 import json
@@ -392,8 +393,8 @@ _HEAD_LOST = re.compile(r"Head\s+LOST")
 
 def _cue_dowel(hold_s, warmup_s):
     """A fake dowel (tests/link_fake_device.py) streaming at 100 Hz, Mid-back and Tailbone
-    on, the Head pad on and off by turns; `changes` holds (monotonic time the first sample
-    of each change was written to the pty, head on?)."""
+    on, the Head pad on and off by turns; `changes` holds (monotonic time just before the
+    first sample of each change was written to the pty, head on?)."""
     sys.path.insert(0, os.path.join(ROOT, "tests"))
     import dowel_protocol as P
     from link_fake_device import FakeDowel
@@ -418,16 +419,21 @@ def _cue_dowel(hold_s, warmup_s):
             v = list(values)
             v[1] = CUE_ON_COUNTS if self.head_on else 0
             v[2] = v[3] = CUE_ON_COUNTS
-            super()._send(msg_type, tuple(v))
-            if changed:
+            if changed:  # stamped before the write: the app may act on it at once
                 self.changes.append((time.monotonic(), self.head_on))
+            super()._send(msg_type, tuple(v))
 
     return CueDowel()
 
 
-def measure_cue(duration_s=CUE_DURATION_S, hold_s=CUE_HOLD_S, extra_args=()):
+def measure_cue(duration_s=CUE_DURATION_S, hold_s=CUE_HOLD_S, extra_args=(), sound=False):
     """Run `dowel ui --port` on a pty against the cue dowel for duration_s; returns
-    {"lost_ms": [...], "back_ms": [...], "missed": n, "changes": n}."""
+    {"lost_ms": [...], "back_ms": [...], "missed": n, "changes": n}.
+
+    sound=True: the same app, built from the same command line in a child of this bench
+    (`--sound-child`) with a MiniaudioSink on miniaudio's null device (no sound card here),
+    also gives "sound_asked_ms" (to the sink being asked for the tone) and "sound_ms" (to
+    the device pulling the tone's first samples), per change."""
     import fcntl
     import struct
     import tempfile
@@ -447,11 +453,18 @@ def measure_cue(duration_s=CUE_DURATION_S, hold_s=CUE_HOLD_S, extra_args=()):
     env.pop("COLUMNS", None)
     env.pop("LINES", None)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (ROOT, env.get("PYTHONPATH")) if p)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "smart_dowel", "ui", "--port", dev.path, *extra_args],
-        stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True,
-        close_fds=True)
+    cmd = [sys.executable, "-m", "smart_dowel", "ui", "--port", dev.path, *extra_args]
+    pass_fds = ()
+    if sound:
+        rfd, wfd = os.pipe()
+        cmd = [sys.executable, os.path.abspath(__file__), "--sound-child", str(wfd),
+               "ui", "--port", dev.path, *extra_args]
+        pass_fds = (wfd,)
+    proc = subprocess.Popen(cmd, stdin=slave, stdout=slave, stderr=slave, env=env,
+                            start_new_session=True, close_fds=True, pass_fds=pass_fds)
     os.close(slave)
+    if sound:
+        os.close(wfd)
     shown = []  # (monotonic the terminal read it, head LOST on screen?)
     lost_now = None
     t_end = time.monotonic() + CUE_WARMUP_S + 10.0 + duration_s
@@ -490,9 +503,18 @@ def measure_cue(duration_s=CUE_DURATION_S, hold_s=CUE_HOLD_S, extra_args=()):
         os.close(master)
         dev.unplug()
         data_dir.cleanup()
+        heard = None
+        if sound:
+            with os.fdopen(rfd) as f:
+                text = f.read().strip()
+            heard = json.loads(text) if text else None
     changes = list(dev.changes)
     out = {"lost_ms": [], "back_ms": [], "missed": 0, "changes": len(changes),
            "exit": proc.returncode}
+    if sound:
+        if heard is None:
+            raise RuntimeError("the sound child wrote nothing (exit %s)" % proc.returncode)
+        out.update(_sound_latency(changes, heard))
     for i, (t_dev, head_on) in enumerate(changes):
         until = changes[i + 1][0] if i + 1 < len(changes) else float("inf")
         hit = next((t for t, lost in shown if t >= t_dev and lost == (not head_on)
@@ -503,6 +525,53 @@ def measure_cue(duration_s=CUE_DURATION_S, hold_s=CUE_HOLD_S, extra_args=()):
             continue
         out["back_ms" if head_on else "lost_ms"].append((hit - t_dev) * 1000.0)
     return out
+
+
+def _sound_latency(changes, heard):
+    """Per change of the head pad: the first contact tone after it (lost or back, as the
+    change), asked of the sink and started by the device."""
+    out = {"sound_asked_ms": [], "sound_ms": [], "sound_missed": 0}
+    for i, (t_dev, head_on) in enumerate(changes):
+        until = changes[i + 1][0] if i + 1 < len(changes) else float("inf")
+        name = "contact_back" if head_on else "contact_lost"
+        for key, rows in (("sound_asked_ms", heard["asked"]), ("sound_ms", heard["started"])):
+            hit = next((t for t, n in rows if n == name and t_dev <= t < until), None)
+            if hit is not None:
+                out[key].append((hit - t_dev) * 1000.0)
+            elif key == "sound_ms" and until != float("inf"):
+                out["sound_missed"] += 1
+    return out
+
+
+def _sound_child(fd, argv):
+    """`dowel ui ...` as the CLI builds it, with a MiniaudioSink on the null device; at the
+    end writes what the sink was asked and what the device started to fd."""
+    import miniaudio
+
+    from smart_dowel.cli import build_parser
+    from smart_dowel.tui import make_app
+    from smart_dowel.tui.sound import MiniaudioSink
+
+    sink = MiniaudioSink(backends=[miniaudio.Backend.NULL])
+    app = make_app(build_parser().parse_args(argv), sink=sink)
+    try:
+        app.run()
+    finally:
+        with os.fdopen(fd, "w") as f:
+            json.dump({"asked": [(m, n) for m, _t, kind, n in sink.log if kind == "tone"],
+                       "started": sink.started}, f)
+
+
+def run_sound(duration_s=CUE_DURATION_S):
+    """Cue to sound and, in the same run, cue to screen (ms)."""
+    m = measure_cue(duration_s, sound=True)
+    res = {}
+    res.update(_percentiles(m["sound_ms"], "cue_to_sound_ms"))
+    res.update(_percentiles(m["sound_asked_ms"], "cue_to_sink_asked_ms"))
+    res.update(_percentiles(m["lost_ms"] + m["back_ms"], "same_run_cue_to_screen_ms"))
+    res["sound_changes"] = m["changes"]
+    res["sound_missed"] = m["sound_missed"]
+    return res
 
 
 def run_cue(duration_s=CUE_DURATION_S):
@@ -527,12 +596,21 @@ def run(duration_s=DURATION_S):
     for k, v in demo.items():
         out["demo_" + k] = v
     out.update(run_cue())
+    out.update(run_sound())
     return out
 
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
         _child(sys.argv[2], float(sys.argv[3]), int(sys.argv[4]))
+        sys.exit(0)
+    if len(sys.argv) > 1 and sys.argv[1] == "--sound-child":
+        _sound_child(int(sys.argv[2]), sys.argv[3:])
+        sys.exit(0)
+    if len(sys.argv) > 1 and sys.argv[1] == "--sound":
+        secs = float(sys.argv[2]) if len(sys.argv) > 2 else CUE_DURATION_S
+        for k, v in run_sound(secs).items():
+            print("%-34s %s" % (k, v))
         sys.exit(0)
     if len(sys.argv) > 1 and sys.argv[1] == "--cue":
         secs = float(sys.argv[2]) if len(sys.argv) > 2 else CUE_DURATION_S
