@@ -92,10 +92,14 @@ class Inclination:
         if not valid.any():
             return theta, signed
         idx = np.flatnonzero(valid)
+        ref_from = 0  # no angle before the reference exists (the same in any batching)
         if self.ref is None:
             on = idx if away is None else idx[~np.asarray(away, dtype=bool)[idx]]
             if len(on):
                 self.ref = g[on[0]].copy()  # the first reading with the dowel on the back
+                ref_from = int(on[0])
+            else:
+                ref_from = n
         # the first valid sample of each new tick (data time, so any rate learns alike)
         ticks = np.floor(t[idx] / TICK_S).astype(np.int64)
         prev = np.empty_like(ticks)
@@ -161,7 +165,8 @@ class Inclination:
                 continue
             gg = g[lo:hi]
             if e1 is None:
-                if self.ref is not None:
+                lo = max(lo, ref_from)
+                if self.ref is not None and hi > lo:
                     # no plane yet: the plain angle from the reference (of the accelerometer's
                     # own estimate, which a gyro of the wrong sign cannot mislead)
                     ga = gp[lo:hi]
