@@ -19,6 +19,7 @@ and the simulator in the app's process, which is what `dowel demo` does (SimSour
     .venv/bin/python bench/latency_bench.py [seconds]
     .venv/bin/python bench/latency_bench.py --cue [seconds]   # the lost-contact cue only
     .venv/bin/python bench/latency_bench.py --sound [seconds]   # cue to tone (and screen)
+    .venv/bin/python bench/latency_bench.py --cpu [seconds]   # the screen's own CPU use
 """
 
 import json
@@ -585,6 +586,84 @@ def run_cue(duration_s=CUE_DURATION_S):
     return res
 
 
+# ---------------------------------------------------------------------------------- CPU
+
+CPU_WARMUP_S = 5.0
+CPU_DURATION_S = 30.0
+
+
+def _cpu_s(pid):
+    """User + system CPU seconds of process pid and its threads (Linux /proc)."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measure_screen_cpu(duration_s=CPU_DURATION_S, scenario="good", extra_args=()):
+    """The clinic screen's own CPU use: `dowel ui --port` on a pty (drained as a terminal
+    would) against `dowel simulate` at 100 Hz in its own process, a patient hinging all the
+    time; CPU of the ui process over duration_s after CPU_WARMUP_S, as a share of one core."""
+    import fcntl
+    import struct
+    import tempfile
+    import termios
+
+    data_dir = tempfile.TemporaryDirectory(prefix="dowel-cpu-")
+    env = dict(os.environ, TERM="xterm-256color", COLORTERM="truecolor",
+               DOWEL_DATA_DIR=data_dir.name)
+    env.pop("COLUMNS", None)
+    env.pop("LINES", None)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (ROOT, env.get("PYTHONPATH")) if p)
+    sim = subprocess.Popen([sys.executable, "-m", "smart_dowel", "simulate", "--scenario",
+                            scenario, "--reps", "10000", "--seed", "3"],
+                           stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env, text=True)
+    master = None
+    proc = None
+    try:
+        line = sim.stdout.readline().split()
+        if len(line) != 2 or line[0] != "PORT":
+            raise RuntimeError("dowel simulate said %r" % (line,))
+        master, slave = os.openpty()
+        cols, rows = SIZE
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "smart_dowel", "ui", "--port", line[1], "--sound", "off",
+             *extra_args], stdin=slave, stdout=slave, stderr=slave, env=env,
+            start_new_session=True, close_fds=True)
+        os.close(slave)
+        written = [0]
+
+        def drain():
+            while True:
+                try:
+                    data = os.read(master, 1 << 16)
+                except OSError:
+                    return
+                if not data:
+                    return
+                written[0] += len(data)
+
+        threading.Thread(target=drain, daemon=True).start()
+        time.sleep(CPU_WARMUP_S)
+        c0, b0, t0 = _cpu_s(proc.pid), written[0], time.monotonic()
+        time.sleep(duration_s)
+        c1, b1, t1 = _cpu_s(proc.pid), written[0], time.monotonic()
+        os.write(master, b"q")
+        proc.wait(30)
+    finally:
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if master is not None:
+            os.close(master)
+        sim.terminate()
+        sim.wait(10)
+        data_dir.cleanup()
+    return {"screen_cpu_pct_of_core": round(100.0 * (c1 - c0) / (t1 - t0), 1),
+            "screen_terminal_kb_per_s": round((b1 - b0) / 1024.0 / (t1 - t0), 1),
+            "screen_cpu_seconds": round(t1 - t0, 1)}
+
+
 def run(duration_s=DURATION_S):
     """Measure for duration_s seconds of streaming; returns the latency figures (ms).
 
@@ -597,6 +676,7 @@ def run(duration_s=DURATION_S):
         out["demo_" + k] = v
     out.update(run_cue())
     out.update(run_sound())
+    out.update(measure_screen_cpu())
     return out
 
 
@@ -610,6 +690,11 @@ if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--sound":
         secs = float(sys.argv[2]) if len(sys.argv) > 2 else CUE_DURATION_S
         for k, v in run_sound(secs).items():
+            print("%-34s %s" % (k, v))
+        sys.exit(0)
+    if len(sys.argv) > 1 and sys.argv[1] == "--cpu":
+        secs = float(sys.argv[2]) if len(sys.argv) > 2 else CPU_DURATION_S
+        for k, v in measure_screen_cpu(secs).items():
             print("%-34s %s" % (k, v))
         sys.exit(0)
     if len(sys.argv) > 1 and sys.argv[1] == "--cue":

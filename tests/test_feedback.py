@@ -1,6 +1,7 @@
 """Feedback schedules (issue 15): which reps of a scripted set get live feedback under each
 schedule, what the screen shows of it, and what the store keeps (each rep: feedback given?)."""
 
+import re
 import subprocess
 import sys
 
@@ -192,3 +193,42 @@ def test_a_version_2_database_upgrades_and_its_reps_say_feedback_unknown(tmp_pat
     with Store.open(data) as store:
         assert store.connection.execute("PRAGMA user_version").fetchone()[0] == 3
         assert [r["feedback"] for r in store.session(1)["reps"]] == [None]
+
+
+def test_history_and_report_compare_reps_with_and_without_feedback(tmp_path):
+    from smart_dowel import report
+    from smart_dowel.tui.screens import feedback_cell
+
+    def rep(k, depth, faulty):
+        return {"start_s": 2.0 + 5 * k, "bottom_s": 3.5 + 5 * k, "end_s": 5.5 + 5 * k,
+                "depth_deg": depth, "descent_s": 1.5, "ascent_s": 2.0,
+                "faults": ["tailbone_contact_lost"] if faulty else []}
+
+    with Store.open(tmp_path / "data") as store:
+        ids = []
+        for given_faulty, withheld_faulty in (((1, 0, 0, 0), (1, 1)), ((0, 0, 0, 0), (0, 1))):
+            w = store.start_session("Pat", {}, source="synthetic")
+            w.start_set(45.0, 6, start_s=0.0, feedback_schedule=FADED)
+            k = 0
+            for f in given_faulty:
+                w.add_rep(rep(k, 50.0, f), feedback=True)
+                k += 1
+            for f in withheld_faulty:
+                w.add_rep(rep(k, 40.0, f), feedback=False)
+                k += 1
+            w.add_rep(rep(k, 55.0, 0))  # feedback not known: in neither group
+            w.close()
+            ids.append(w.id)
+        progress = store.progress("Pat")
+        html = report.build(store, ids[-1])
+    first, second = progress
+    assert first["with_feedback"] == {"rep_count": 4, "mean_depth_deg": 50.0, "fault_rate": 0.25}
+    assert first["without_feedback"] == {"rep_count": 2, "mean_depth_deg": 40.0,
+                                         "fault_rate": 1.0}
+    assert second["with_feedback"]["fault_rate"] == 0.0
+    assert second["without_feedback"]["fault_rate"] == 0.5
+    assert feedback_cell(first["with_feedback"]) == "4 reps · 25% faulty · 50°"
+    assert "With and without live feedback" in html
+    row = re.search(r"<tr[^>]*><td>#%d</td>(.*?)</tr>" % ids[0],
+                    html.split("With and without live feedback")[1]).group(1)
+    assert re.findall(r'class="n">([^<]*)<', row) == ["4", "25%", "50°", "2", "100%", "40°"]

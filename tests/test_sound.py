@@ -166,3 +166,19 @@ async def test_m_toggles_the_sound():
 
 def test_idle_app_is_silent_by_default():
     assert idle_app().sound.enabled is False
+
+
+def test_espeak_voice_is_handed_the_words(tmp_path):
+    import time
+
+    out = tmp_path / "said"
+    prog = tmp_path / "espeak-ng"
+    prog.write_text("#!/bin/sh\nshift\nprintf '%%s' \"$*\" > %s\n" % out)
+    prog.chmod(0o755)
+    voice = S.EspeakVoice(str(prog))
+    voice.say("TAILBONE LOST  Hips back: keep the stick touching your tailbone.")
+    deadline = time.monotonic() + 5
+    while not out.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    voice.close()
+    assert out.read_text() == "TAILBONE LOST  Hips back: keep the stick touching your tailbone."

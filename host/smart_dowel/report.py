@@ -673,12 +673,42 @@ def render(data):
                     fmt_num(None if p["fault_rate"] is None else 100 * p["fault_rate"], "%.0f%%"),
                     esc(FAULT_LABELS.get(top, top)) if top else "–"))
         add("</table>")
+    add(_feedback_table(hist, s["id"]))
     add("</section>")
     add("<footer>Generated %s by smart-dowel %s%s. Session times are minutes:seconds from the "
         "first sample. Depth is the dowel's inclination from the patient's upright pose.</footer>" % (
             esc(_dt.datetime.now().astimezone().strftime("%d %b %Y %H:%M")), esc(__version__),
             (", pipeline %s" % esc(s["pipeline_version"])) if s["pipeline_version"] else ""))
     add("</body></html>\n")
+    return "".join(h)
+
+
+def _feedback_table(hist, current_id):
+    """Fault rate and depth on reps with live feedback and on reps without, per session (the
+    feedback schedules of issue 15): does the skill hold when the feedback is gone?"""
+    rows = [p for p in hist if p.get("with_feedback") or p.get("without_feedback")]
+    if not rows:
+        return ""
+
+    def cells(part):
+        if not part:
+            return '<td class="n">–</td><td class="n">–</td><td class="n">–</td>'
+        return '<td class="n">%d</td><td class="n">%s</td><td class="n">%s</td>' % (
+            part["rep_count"], fmt_num(100 * part["fault_rate"], "%.0f%%"),
+            fmt_num(part["mean_depth_deg"], "%.0f°"))
+
+    h = ['<h3>With and without live feedback</h3><p class="muted">Reps that got live '
+         'feedback (cues, tones) against reps that did not, under the sets\' feedback '
+         'schedules: a skill that holds shows the same fault rate and depth without it.</p>',
+         '<table><tr><th>Session</th><th class="n">Reps with feedback</th>'
+         '<th class="n">faulty</th><th class="n">mean depth</th>'
+         '<th class="n">Reps without</th><th class="n">faulty</th>'
+         '<th class="n">mean depth</th></tr>']
+    for p in rows:
+        h.append('<tr%s><td>#%d</td>%s%s</tr>' % (
+            ' style="font-weight:600"' if p["id"] == current_id else "", p["id"],
+            cells(p.get("with_feedback")), cells(p.get("without_feedback"))))
+    h.append("</table>")
     return "".join(h)
 
 

@@ -629,7 +629,9 @@ class Store:
 
     def progress(self, patient):
         """A patient's progress, oldest session first: id, started, rep_count, mean_depth_deg,
-        fault_rate (share of reps with a fault), faults_per_rep, fault_counts {id: n}."""
+        fault_rate (share of reps with a fault), faults_per_rep, fault_counts {id: n}, and
+        with_feedback / without_feedback: {rep_count, mean_depth_deg, fault_rate} of the reps
+        that got live feedback and of those that did not (None when there were none)."""
         with self._read("reading progress") as conn:
             name = self._stored_name(conn, patient)
             rows = conn.execute(
@@ -650,9 +652,22 @@ class Store:
                 "GROUP BY r.session_id, f.fault",
                 (name,),
             ).fetchall()
+            split = conn.execute(
+                "SELECT r.session_id, r.feedback, COUNT(*), AVG(r.depth_deg), "
+                " SUM(CASE WHEN EXISTS (SELECT 1 FROM faults f WHERE f.rep_id = r.id) "
+                "     THEN 1 ELSE 0 END) "
+                "FROM reps r JOIN sessions s ON s.id = r.session_id "
+                "JOIN patients p ON p.id = s.patient_id "
+                "WHERE p.name = ? AND r.feedback IS NOT NULL GROUP BY r.session_id, r.feedback",
+                (name,),
+            ).fetchall()
         by_session = {}
         for sid, fid, n in counts:
             by_session.setdefault(sid, {})[fid] = n
+        by_feedback = {}
+        for sid, given, n, depth, faulty in split:
+            by_feedback.setdefault(sid, {})[bool(given)] = {
+                "rep_count": n, "mean_depth_deg": depth, "fault_rate": faulty / n}
         out = []
         for sid, started, reps, depth, faulty, nfaults in rows:
             out.append(
@@ -664,6 +679,10 @@ class Store:
                     "fault_rate": (faulty / reps) if reps else None,
                     "faults_per_rep": (nfaults / reps) if reps else None,
                     "fault_counts": by_session.get(sid, {}),
+                    # reps with live feedback and without (issue 15): does the skill hold
+                    # when the feedback is gone? None where the session has no such reps
+                    "with_feedback": by_feedback.get(sid, {}).get(True),
+                    "without_feedback": by_feedback.get(sid, {}).get(False),
                 }
             )
         return out

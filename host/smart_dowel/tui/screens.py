@@ -192,7 +192,8 @@ class HistoryScreen(ModalScreen):
         table = self.query_one("#history-table", DataTable)
         if table.columns:
             return
-        for col in ("Session", "Started", "Reps", "Depth °", "Faulty %", "Most common fault"):
+        for col in ("Session", "Started", "Reps", "Depth °", "Faulty %", "Most common fault",
+                    "With feedback", "Without feedback"):
             table.add_column(col)
         for p in self.progress:
             counts = p.get("fault_counts") or {}
@@ -204,7 +205,17 @@ class HistoryScreen(ModalScreen):
                 "" if p["mean_depth_deg"] is None else "%.0f" % p["mean_depth_deg"],
                 "" if p["fault_rate"] is None else "%.0f" % (100 * p["fault_rate"]),
                 FAULT_SHORT.get(common, common),
+                feedback_cell(p.get("with_feedback")),
+                feedback_cell(p.get("without_feedback")),
             )
 
     def action_close(self):
         self.dismiss(None)
+
+
+def feedback_cell(part):
+    """"8 reps · 25% faulty · 52°" for the reps with (or without) live feedback; "" if none."""
+    if not part:
+        return ""
+    depth = "" if part["mean_depth_deg"] is None else " · %.0f°" % part["mean_depth_deg"]
+    return "%d reps · %.0f%% faulty%s" % (part["rep_count"], 100 * part["fault_rate"], depth)
