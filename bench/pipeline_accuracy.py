@@ -47,6 +47,23 @@ def random_rotation(rng):
     ])
 
 
+def _remount(d, variant, rng):
+    """In place: the IMU remounted by a random rotation, its gyro's sign reversed, or no gyro."""
+    gyro = ("gx_dps", "gy_dps", "gz_dps")
+    if variant == "rotated":
+        R = random_rotation(rng)
+        for axes in (("ax_g", "ay_g", "az_g"), gyro):
+            m = np.stack([d[k] for k in axes], axis=1) @ R.T
+            for k, col in zip(axes, m.T):
+                d[k] = col
+    elif variant == "gyro-reversed":
+        for k in gyro:
+            d[k] = -d[k]
+    else:
+        for k in gyro:
+            d.pop(k)
+
+
 def _resample(d, every):
     return {k: v[::every] for k, v in d.items()}
 
@@ -56,17 +73,8 @@ def make_variant(data, truth_reps, variant, seed):
     rng = np.random.default_rng([seed, 99])
     d = {k: np.array(v) for k, v in data.items()}
     reps = list(truth_reps)
-    if variant == "rotated":
-        R = random_rotation(rng)
-        for a, b, c in (("ax_g", "ay_g", "az_g"), ("gx_dps", "gy_dps", "gz_dps")):
-            m = np.stack([d[a], d[b], d[c]], axis=1) @ R.T
-            d[a], d[b], d[c] = m.T
-    elif variant == "gyro-reversed":
-        for k in ("gx_dps", "gy_dps", "gz_dps"):
-            d[k] = -d[k]
-    elif variant == "accel-only":
-        for k in ("gx_dps", "gy_dps", "gz_dps"):
-            d.pop(k)
+    if variant in ("rotated", "gyro-reversed", "accel-only"):
+        _remount(d, variant, rng)
     elif variant == "25hz":
         d = _resample(d, 4)
     elif variant == "10hz-hold":
@@ -196,17 +204,8 @@ def evaluate_real(variant="plain", seed=1):
         d = {"t": s.t_s, "ax_g": s.ax_g, "ay_g": s.ay_g, "az_g": s.az_g,
              "gx_dps": s.gx_dps, "gy_dps": s.gy_dps, "gz_dps": s.gz_dps}
         rng = np.random.default_rng([seed, 7])
-        if variant == "rotated":
-            R = random_rotation(rng)
-            for a, b, c in (("ax_g", "ay_g", "az_g"), ("gx_dps", "gy_dps", "gz_dps")):
-                m = np.stack([d[a], d[b], d[c]], axis=1) @ R.T
-                d[a], d[b], d[c] = m.T
-        elif variant == "gyro-reversed":
-            for k in ("gx_dps", "gy_dps", "gz_dps"):
-                d[k] = -d[k]
-        elif variant == "accel-only":
-            for k in ("gx_dps", "gy_dps", "gz_dps"):
-                d.pop(k)
+        if variant in ("rotated", "gyro-reversed", "accel-only"):
+            _remount(d, variant, rng)
         elif variant == "10hz-hold":
             # 25 Hz -> 12.5 Hz, each reading sent twice
             d = {k: v[::2] for k, v in d.items()}
