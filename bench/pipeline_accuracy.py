@@ -119,14 +119,26 @@ def make_variant(data, truth_reps, variant, seed):
         g0 = rng.normal(size=3)
         g0 /= np.linalg.norm(g0)
         a_first = np.array([d["ax_g"][0], d["ay_g"][0], d["az_g"][0]])
-        w = np.clip((np.arange(n_lead) / 100.0 - lead) / t_pick, 0.0, 1.0)[:, None]
-        g = (1 - w) * g0 + w * a_first / np.linalg.norm(a_first)
-        g = g / np.linalg.norm(g, axis=1)[:, None] + rng.normal(0, 0.004, (n_lead, 3))
-        lead_cols = {"t": np.arange(n_lead) / 100.0}
+        g1 = a_first / np.linalg.norm(a_first)
+        # the pick-up: gravity turns from g0 to g1 about their common normal (minimum jerk),
+        # and the gyro says so (sensor rate -phi' k, the body model's bias and noise added)
+        axis = np.cross(g0, g1)
+        axis /= np.linalg.norm(axis)
+        total = float(np.arccos(np.clip(g0 @ g1, -1.0, 1.0)))
+        tt = np.arange(n_lead) / 100.0
+        u = np.clip((tt - lead) / t_pick, 0.0, 1.0)
+        phi = total * u ** 3 * (10 - 15 * u + 6 * u ** 2)
+        dphi = np.gradient(phi, tt)
+        c, sn = np.cos(phi)[:, None], np.sin(phi)[:, None]
+        kxg = np.cross(axis, g0)
+        g = g0 * c + kxg * sn + axis * (axis @ g0) * (1 - c)
+        g = g + rng.normal(0, 0.004, (n_lead, 3))
+        lead_cols = {"t": tt}
         for j, key in enumerate(("ax_g", "ay_g", "az_g")):
             lead_cols[key] = g[:, j]
-        for key in ("gx_dps", "gy_dps", "gz_dps"):
-            lead_cols[key] = rng.normal(0, 0.1, n_lead) + np.gradient(w[:, 0]) * 100 * 60
+        gyro = -np.degrees(dphi)[:, None] * axis + rng.normal(0, 0.08, (n_lead, 3))
+        for j, key in enumerate(("gx_dps", "gy_dps", "gz_dps")):
+            lead_cols[key] = gyro[:, j] + (d[key][0] if key in d else 0.0)
         shift = n_lead / 100.0
         new = {}
         for k, v in d.items():

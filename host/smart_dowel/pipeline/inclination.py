@@ -20,7 +20,7 @@ import numpy as np
 RAD = 180.0 / math.pi
 TICK_S = 0.1  # the plane is learnt from gravity's turn over this much data time
 PLANE_UPDATE_TICKS = 5  # the axis is re-estimated every 0.5 s of data
-PLANE_TAU_S = 30.0  # older turns are forgotten with this time constant
+PLANE_TAU_S = 10.0  # older turns are forgotten with this time constant
 PLANE_SETTLED_TURN = (30.0 / RAD) ** 2  # until this much turn, the axis is re-learnt every tick
 PLANE_MIN_TURN = (6.0 / RAD) ** 2  # more than a person's sway: a real movement  # rad^2 of turn before the plane is known
 
