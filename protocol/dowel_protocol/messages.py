@@ -227,7 +227,11 @@ def pack_body(msg_type, seq, values=(), version=PROTOCOL_VERSION):
         if isinstance(text, str):
             text = text.encode()
         if len(text) > MAX_TEXT:
-            text = text[:MAX_TEXT]
+            # cut on a UTF-8 character boundary (SPEC 5.1): never half a character
+            cut = MAX_TEXT
+            while cut > 0 and (text[cut] & 0xC0) == 0x80:
+                cut -= 1
+            text = text[:cut]
         payload = struct.pack(fmt, level) + bytes(text)
     else:
         try:
