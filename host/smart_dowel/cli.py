@@ -126,6 +126,7 @@ COMMANDS = {
     "flash": "smart_dowel.flash:run",
     "ports": "smart_dowel.link.ports:run",
     "selftest": "smart_dowel.selftest:run",
+    "conformance": "smart_dowel.conformance:run",
 }
 
 
@@ -207,6 +208,9 @@ def build_parser():
     sub.add_parser("ports", help="list serial ports, marking dowels")
     st = sub.add_parser("selftest", help="check a newly built dowel: rates, IMU, each pad")
     st.add_argument("--port", default=None)
+    cf = sub.add_parser("conformance",
+                        help="check any device against protocol/SPEC.md, rule by rule")
+    cf.add_argument("--port", required=True, help="serial port of the device")
     return p
 
 

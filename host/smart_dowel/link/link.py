@@ -352,6 +352,11 @@ class SerialLink:
             raise p.error
         return p.to_reply()
 
+    def send_raw(self, data):
+        """Write bytes to the dowel exactly as given (malformed frames, junk): for the
+        conformance suite and tests. Whatever the dowel answers arrives in the batches."""
+        self._write(bytes(data), user=True)
+
     def _command(self, cmd_type, values=(), timeout_s=None, retries=1):
         """send() and wait, retrying after a timeout; raises CommandRejected on a NACK."""
         for attempt in range(retries + 1):

@@ -60,7 +60,8 @@ class SimulatedDowel:
     .truth the ground truth. Usable as a context manager."""
 
     def __init__(self, scenario="good", reps=None, seed=None, rate_hz=100, runtime="cpython",
-                 speed=1.0, autostart=False, endless=False, oversample=DEFAULT_OVERSAMPLE):
+                 speed=1.0, autostart=False, endless=False, oversample=DEFAULT_OVERSAMPLE,
+                 firmware=None):
         if not RATE_MIN_HZ <= rate_hz <= RATE_MAX_HZ:
             raise SimulatorError("--rate must be %d..%d Hz" % (RATE_MIN_HZ, RATE_MAX_HZ))
         if speed <= 0:
@@ -79,6 +80,10 @@ class SimulatedDowel:
         self.speed = speed
         self.autostart = autostart
         self.oversample = oversample
+        # the cpython runtime's firmware class (tests run older firmware, e.g. protocol 1.0)
+        self.firmware_class = firmware
+        if firmware is not None and runtime != "cpython":
+            raise SimulatorError("another firmware runs on the cpython runtime only")
         self.link = None
         self.board = None
         self.firmware = None
@@ -149,11 +154,12 @@ class SimulatedDowel:
         from dowel_device.firmware import Firmware
 
         board = self.board
+        make = self.firmware_class or Firmware
         try:
             board.power_on()
             while not self._stop.is_set():
-                fw = Firmware(board, rate_hz=self.rate_hz, oversample=self.oversample,
-                              autostart=self.autostart)
+                fw = make(board, rate_hz=self.rate_hz, oversample=self.oversample,
+                          autostart=self.autostart)
                 self.firmware = fw
                 try:
                     while not self._stop.is_set():
