@@ -1,16 +1,19 @@
 """Fault injection between the simulated dowel and the host decoder.
 
 Part 1, volume (in process): the body model's `mixed` scenario is sampled at 500 Hz and packed
-by the firmware's own SampleWriter (one STATUS a second, as the firmware sends), the byte
-stream goes through an injector (bit flips, dropped bytes, inserted garbage, bursts, whole
-frames lost) and into the host's StreamDecoder in 4 KiB reads. Every frame the host accepts is
+by the firmware's own SampleWriter (one STATUS a second, as the firmware sends), with a restart
+of the dowel every 45,000 frames (its counter past 0x8000, the clock from 0, a new boot id),
+1.8 million frames in all. The byte stream goes through an injector that hits half of the
+frames, over 10^6 of them (bit flips, dropped bytes, inserted garbage, bursts, whole frames
+lost), and into the host's StreamDecoder in 4 KiB reads. Every frame the host accepts is
 checked against the frame that was sent, and the frames lost are compared with what the host
-counted from sequence gaps.
+counted: lost from sequence gaps, or rejected with a trustworthy header, each once; those lost
+right at a restart, which no receiver can count, as unknown.
 
 Part 2, link (real ptys): see link_faults() -- the simulated dowel on one pty, a proxy on a
 second pty that the host's SerialLink opens; the proxy stalls, corrupts, unplugs and replugs.
 
-    python bench/faults_bench.py [--frames N]
+    python bench/faults_bench.py [--frames N]      (about a minute)
 """
 
 import argparse
@@ -31,10 +34,19 @@ from smart_dowel.sim.body import make_body  # noqa: E402
 
 RATE_HZ = 500
 CHUNK = 4096
+N_FRAMES = 1_800_000
+FAULT_RATE = 0.5  # of the frames: about 10^6 of 1.8 million are hit
+RESTART_EVERY = 45_000  # frames: the sequence counter is past 0x8000 at every restart
 
 
-def clean_frames(n_frames, seed=1):
-    """n_frames complete frames (SAMPLEs plus a STATUS each second), one sequence counter."""
+def clean_frames(n_frames, seed=1, restart_every=RESTART_EVERY):
+    """n_frames complete frames (SAMPLEs plus a STATUS each second), one sequence counter, and
+    every `restart_every` frames a restart: the counter and the clock from 0 again, a new boot
+    id, the first sample flagged RESYNC (a firmware that streams from power-up). Restarts come
+    after the counter has passed 0x8000, where "the sequence went backwards" cannot see them.
+
+    Returns (frames, seqs, restarts): the frames' bytes, their sequence numbers, and the index
+    of the first frame after each restart."""
     body = make_body("mixed", seed=seed)
     r = body.render(RATE_HZ)
     counts = [newtons_to_counts(r[k]) for k in ("head_n", "midback_n", "tailbone_n")]
@@ -45,18 +57,32 @@ def clean_frames(n_frames, seed=1):
     w = P.SampleWriter()
     imu = array.array("h", [0] * 6)
     frames = []
+    seqs = []
+    restarts = []
     seq = 0
-    i = 0
+    i = 0  # samples since the last restart
+    k = 0  # samples overall (the body model's row)
+    boot = 0x5EED0000
+    flags = 0
     while len(frames) < n_frames:
-        h, mb, tb, ax, ay, az, gx, gy, gz = rows[i % m]
+        if restart_every and len(frames) and len(frames) % restart_every == 0:
+            restarts.append(len(frames))
+            seq, i, flags = 0, 0, P.FLAG_RESYNC
+            boot += 1
+        h, mb, tb, ax, ay, az, gx, gy, gz = rows[k % m]
         imu[0], imu[1], imu[2], imu[3], imu[4], imu[5] = ax, ay, az, gx, gy, gz
-        frames.append(bytes(w.pack(seq, i * (1000000 // RATE_HZ), h, mb, tb, imu, 0)))
-        seq += 1
+        frames.append(bytes(w.pack(seq, i * (1000000 // RATE_HZ), h, mb, tb, imu, flags)))
+        seqs.append(seq)
+        seq = (seq + 1) & 0xFFFF
+        flags = 0
         i += 1
+        k += 1
         if i % RATE_HZ == 0 and len(frames) < n_frames:
-            frames.append(P.pack(P.STATUS, seq, (i * 2, i, 0, 0, 0, 0, RATE_HZ, 3, 0, 1, 0, 0)))
-            seq += 1
-    return frames
+            frames.append(P.pack(P.STATUS, seq, (i * 2, i, 0, 0, 0, 0, RATE_HZ, 3, 0, boot,
+                                                 40, 90)))
+            seqs.append(seq)
+            seq = (seq + 1) & 0xFFFF
+    return frames, seqs, restarts
 
 
 KINDS = ("bitflip", "drop_bytes", "garbage", "burst", "lose_frame")
@@ -117,57 +143,105 @@ class Injector:
         return bytes(out)
 
 
-def check(frames, wire):
-    """Decode wire like the host does; compare with what was sent."""
+def check(frames, seqs, restarts, wire):
+    """Decode wire like the host does; compare with what was sent.
+
+    Each accepted frame must be the very frame sent with its sequence number (after the last
+    one accepted, in the same boot or the next): anything else is a corrupted frame accepted.
+    The frames lost across a restart cannot be counted by any receiver (the sequence starts
+    again); they are reported apart, and the host must count them as unknown, not as lost."""
     d = P.StreamDecoder()
     accepted_ok = 0
     corrupted = 0
     last = -1
+    n = len(frames)
+    lost_at_restarts = 0
     for i in range(0, len(wire), CHUNK):
         for m in d.feed(wire[i : i + CHUNK]):
+            found = None
             nxt = last + 1
-            idx = nxt + ((m.seq - nxt) & 0xFFFF)
-            if idx < len(frames) and P.pack(m.type, m.seq, m.values) == frames[idx]:
-                accepted_ok += 1
-                last = idx
-            else:
+            nxt_restart = next((r for r in restarts if r >= nxt), n)
+            if nxt < n:
+                idx = nxt + ((m.seq - seqs[nxt]) & 0xFFFF)  # the same boot
+                if idx < nxt_restart and frames[idx] == _frame_of(m):
+                    found = idx
+            if found is None and nxt_restart < n:
+                idx = nxt_restart + m.seq  # the first boot after the next restart
+                if idx < n and frames[idx] == _frame_of(m):
+                    found = idx
+            if found is None:
                 corrupted += 1
-    true_lost = len(frames) - accepted_ok
+                continue
+            if found >= nxt_restart:
+                lost_at_restarts += found - nxt  # lost where the counter started again
+            accepted_ok += 1
+            last = found
+    true_lost = n - accepted_ok
+    c = d.counters()
     return {
         "accepted": accepted_ok,
         "corrupted_accepted": corrupted,
         "true_lost": true_lost,
-        "host_counted_lost": d.lost_frames,
+        "lost_at_restarts": lost_at_restarts,
+        # every frame not accepted is a sequence gap, or a frame whose header could be
+        # trusted (good CRC) but not its payload or type, each counted once
+        "host_counted_lost": c["lost_frames"] + c["bad_payload"] + c["unknown_type"],
         "rejected": d.rejected(),
-        "counters": d.counters(),
+        "counters": c,
     }
 
 
-def volume(n_frames=1_000_000, fault_rate=0.02, seed=7):
+def _frame_of(m):
+    if m.type == P.SAMPLE:
+        w = _WRITER
+        v = m.values
+        imu = _IMU
+        imu[0], imu[1], imu[2], imu[3], imu[4], imu[5] = v[4], v[5], v[6], v[7], v[8], v[9]
+        return bytes(w.pack(m.seq, v[0], v[1], v[2], v[3], imu, v[10]))
+    return P.pack(m.type, m.seq, m.values, m.version)
+
+
+_WRITER = P.SampleWriter()
+_IMU = array.array("h", [0] * 6)
+
+
+def volume(n_frames=N_FRAMES, fault_rate=FAULT_RATE, seed=7):
     t0 = time.perf_counter()
-    frames = clean_frames(n_frames)
+    frames, seqs, restarts = clean_frames(n_frames)
     t_gen = time.perf_counter() - t0
     inj = Injector(seed, fault_rate)
     wire = inj.run(frames)
     t0 = time.perf_counter()
-    res = check(frames, wire)
+    res = check(frames, seqs, restarts, wire)
     t_dec = time.perf_counter() - t0
+    c = res["counters"]
+    counted = res["host_counted_lost"]
     return {
         "fault_frames_total": len(frames),
         "fault_frames_injected": len(inj.touched),
         "fault_kinds": inj.by_kind,
         "corrupted_frames_accepted": res["corrupted_accepted"],
         "frames_lost": res["true_lost"],
-        "frames_lost_counted": res["host_counted_lost"],
-        "lost_frames_miscounted": abs(res["true_lost"] - res["host_counted_lost"]),
+        "frames_lost_counted": counted,
+        "frames_lost_at_restarts_unknown": res["lost_at_restarts"],
+        # every loss is counted: as lost where the sequence runs on, as unknown at a restart
+        "lost_frames_miscounted": abs(res["true_lost"] - res["lost_at_restarts"] - counted),
+        "restarts": len(restarts),  # every one after the counter passed 0x8000
+        "restarts_seen": c["restarts"],
+        "sequence_breaks_of_unknown_loss": c["unknown_loss"],
         "frames_rejected": res["rejected"],
+        # corrupted frames that still had valid COBS and a possible length, rejected by the CRC
+        # (a CRC-16 lets about one in 65,536 of those through that also have the right length)
+        "crc_errors": c["crc_errors"],
         "generate_s": round(t_gen, 1),
         "decode_s": round(t_dec, 1),
     }
 
 
-def run(n_frames=1_000_000):
+def run(n_frames=N_FRAMES):
     out = volume(n_frames)
+    if n_frames == N_FRAMES and out["fault_frames_injected"] < 1_000_000:
+        raise AssertionError("fewer than 10^6 faulty frames: %d" % out["fault_frames_injected"])
     try:
         from bench.link_faults import link_faults
     except ImportError:
@@ -178,7 +252,7 @@ def run(n_frames=1_000_000):
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()
-    ap.add_argument("--frames", type=int, default=1_000_000)
+    ap.add_argument("--frames", type=int, default=N_FRAMES)
     a = ap.parse_args()
     for k, v in run(a.frames).items():
         print("%-28s %s" % (k, v))

@@ -265,6 +265,16 @@ def test_5_a_dowel_whose_every_sample_is_malformed_records_no_valid_data(dev, da
     assert gap["cause"] == "no_valid_data" and gap["start_s"] == 0.0
 
 
+def test_5_a_dowel_whose_every_frame_is_malformed_is_one_line_and_exit_2(dev, data_dir):
+    dev.malform_frames(True)  # its INFO too: nothing it says can be read
+    rec = Record(dev.path)
+    rec.proc.wait(timeout=30)  # it ends by itself
+    code = rec.stop()
+    assert code == 2, rec.text()
+    assert len(rec.err) == 1 and "not one valid frame" in rec.err[0], rec.err
+    assert "malformed" in rec.err[0] and "Traceback" not in rec.text()
+
+
 # 7 ------------------------------------------------------------------------------------------
 
 

@@ -97,6 +97,11 @@ def receiver_vectors():
          [_sample(5000, version=0x10), info_v10, ack(1), ack(2),
           _sample(3, p.FLAG_RESYNC, version=0x10)],
          [5000, 0, 1, 2, 3], {"lost_frames": 0, "unknown_loss": 1}),
+        ("a_restart_whose_resync_was_lost_is_known_by_the_next_status", "4",
+         [_status(40000, BOOT_ID)] + [_sample(s) for s in range(40001, 40011)]
+         + [_sample(s) for s in range(1, 21)] + [_status(21, BOOT_ID_2)],
+         [40000] + list(range(40001, 40011)) + list(range(1, 22)),
+         {"lost_frames": 0, "restarts": 1, "unknown_loss": 1}),
         ("a_loss_long_before_a_resync_stays_a_loss", "4",
          [_sample(0), _sample(3)] + [_sample(s) for s in range(4, 13)]
          + [_sample(13, p.FLAG_RESYNC)],

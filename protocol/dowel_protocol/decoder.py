@@ -5,9 +5,11 @@ lost frames are counted from sequence-number gaps, and a run of junk without a d
 dropped once it exceeds the largest possible frame, so the buffer stays bounded.
 
 Sequence numbers follow SPEC.md section 4 (protocol 1.1): a break in the sequence counts as
-lost frames unless the sender restarted there. A restart is known from a new boot id (INFO,
-STATUS), a SAMPLE with RESYNC, or the caller (mark_restart); a break followed within
-RESTART_WINDOW frames by such a sign was a restart, and how many frames it lost is unknown.
+lost frames unless the sender restarted there, and then how many frames it lost is unknown. A
+restart is known from a SAMPLE with RESYNC at most RESTART_WINDOW frames after the break, or
+from a new boot id in an INFO or STATUS (or the caller's mark_restart(), for a 1.0 sender),
+which names, of the breaks since the INFO or STATUS before it, the latest after which the
+device clock went backwards (else the latest).
 """
 
 from .cobs import decode as cobs_decode
@@ -23,6 +25,7 @@ from .messages import FLAG_RESYNC, INFO, MAX_ENCODED, SAMPLE, STATUS, unpack_bod
 # A sign of a restart this many frames after a sequence break still explains the break (the
 # replies to the host's first commands to a restarted device come before its first sample).
 RESTART_WINDOW = 8
+MAX_BREAKS = 16  # breaks with the clock going back, remembered between two INFO/STATUS
 
 
 class StreamDecoder:
@@ -44,7 +47,15 @@ class StreamDecoder:
         self._buf = bytearray()
         self._discarding = False
         self._expect_seq = -1
-        self._break = None  # [frames it lost (0: none), frames since, restart counted]
+        # a break: [frames it lost (0: none, or no longer counted), at frame number, a
+        # restart, the device clock went backwards after it]
+        self._last_break = None
+        self._back_breaks = []  # breaks after which the clock went back, since the last STATUS
+        self._open_break = None  # a break no sample has followed yet
+        self._last_t = None  # t_us of the latest SAMPLE
+        self._seen = 0  # frames that used a sequence number
+        self._status_at = 0  # ... up to the latest INFO or STATUS
+        self._status_at_before = 0  # ... up to the one before it
         self.boot_id = None
         self.frames = 0
         self.crc_errors = 0
@@ -61,7 +72,10 @@ class StreamDecoder:
     def resync(self):
         """Forget the sequence baseline (after a reconnect or a device reset)."""
         self._expect_seq = -1
-        self._break = None
+        self._last_break = None
+        self._back_breaks = []
+        self._open_break = None
+        self._last_t = None
 
     def rejected(self):
         """Frames rejected for any reason."""
@@ -83,18 +97,29 @@ class StreamDecoder:
         }
 
     def mark_restart(self):
-        """The sender restarted (the caller knows it some other way): the latest sequence
-        break, if it was at most RESTART_WINDOW frames ago, lost an unknown number of frames."""
-        b = self._break
+        """The sender restarted, as the caller knows from a 1.0 sender's STATUS or INFO (its
+        uptime or stream started again): a break since the INFO or STATUS before that one
+        lost an unknown number of frames (see _restarted)."""
+        self._restarted()
+
+    def _restarted(self):
+        """A restart, known from an INFO or STATUS (a new boot id, or the caller's 1.0 signs).
+        Of the sequence breaks since the INFO or STATUS before it, the restart is the latest
+        after which the device clock went backwards (a restarted clock starts near 0), or
+        else simply the latest."""
+        since = self._status_at_before
+        back = [b for b in self._back_breaks if b[1] > since]
+        b = back[-1] if back else self._last_break
+        if b is not None and b[1] <= since:
+            b = None
         if b is None or not b[2]:
             self.restarts += 1
         if b is not None:
             b[2] = True
-        self._unknown_break()
+            self._unknown_break(b)
 
-    def _unknown_break(self):
-        b = self._break
-        if b is not None and b[0]:
+    def _unknown_break(self, b):
+        if b[0]:
             self.lost_frames -= b[0]
             self.gaps -= 1
             self.unknown_loss += 1
@@ -102,34 +127,51 @@ class StreamDecoder:
 
     def _track_seq(self, seq):
         exp = self._expect_seq
-        b = self._break
+        self._seen += 1
         if exp >= 0 and seq != exp:
             gap = (seq - exp) & 0xFFFF
             if gap < 0x8000:
                 self.lost_frames += gap
                 self.gaps += 1
-                self._break = [gap, 0, False]
+                b = [gap, self._seen, False, None]
             else:
                 # the sequence went backwards: the sender restarted; what it lost is unknown
                 self.restarts += 1
                 self.unknown_loss += 1
-                self._break = [0, 0, True]
-        elif b is not None:
-            b[1] += 1
-            if b[1] > RESTART_WINDOW:
-                self._break = None
+                b = [0, self._seen, True, None]
+            self._last_break = b
+            self._open_break = b
         self._expect_seq = (seq + 1) & 0xFFFF
 
     def _restart_signs(self, msg):
         t = msg.type
         if t == SAMPLE:
-            if msg.values[10] & FLAG_RESYNC:
-                self._unknown_break()  # its time base restarted: a restart, or START after one
+            t_us = msg.values[0]
+            b = self._open_break
+            if b is not None:
+                # the first sample after a break: did the device clock go backwards there?
+                self._open_break = None
+                if self._last_t is not None and \
+                        (t_us - self._last_t) & 0x3FFFFFFF >= 0x20000000:
+                    b[3] = True
+                    self._back_breaks.append(b)
+                    if len(self._back_breaks) > MAX_BREAKS:
+                        self._back_breaks.pop(0)
+            self._last_t = t_us
+            b = self._last_break
+            if msg.values[10] & FLAG_RESYNC and b is not None:
+                if self._seen - b[1] <= RESTART_WINDOW:
+                    # its time base restarted: a restart (or a START just after a loss)
+                    self._unknown_break(b)
         elif t == INFO or t == STATUS:
+            self._status_at_before = self._status_at
+            self._status_at = self._seen
+            keep = self._status_at_before
+            self._back_breaks = [b for b in self._back_breaks if b[1] > keep]
             boot = msg.values[10] if t == INFO else msg.values[9]
             if boot is not None:
                 if self.boot_id is not None and boot != self.boot_id:
-                    self.mark_restart()
+                    self._restarted()
                 self.boot_id = boot
 
     def feed(self, data):

@@ -283,7 +283,7 @@ class SerialLink:
                     ) from self.failure
                 raise PortError(
                     "No dowel answered on %s: the device there did not reply to GET_INFO "
-                    "within %.0f s." % (self.port, timeout_s)
+                    "within %.0f s%s." % (self.port, timeout_s, self._unreadable())
                 )
             if rate_hz is not None and (self._info is None or self._info.rate_hz != rate_hz):
                 self.set_rate(rate_hz)
@@ -293,6 +293,21 @@ class SerialLink:
             self.close(stop_streaming=False)
             raise
         return self._info
+
+    def _unreadable(self):
+        """', and the N frames it sent could not be read (...)' when bytes came but nothing
+        valid, for the sentence saying no dowel answered."""
+        with self._lock:
+            c = self._counters_locked()
+            total = self._bytes_total
+        bad = c["crc_errors"] + c["malformed"] + c["unknown_type"] + c["oversize"]
+        if c["frames"] or not total:
+            return ""
+        parts = ["%d %s" % (c[k], w) for k, w in (
+            ("malformed", "malformed"), ("crc_errors", "with a bad CRC"),
+            ("unknown_type", "of an unknown type"), ("oversize", "runs of junk")) if c[k]]
+        return "; %d bytes came, but not one valid frame%s" % (
+            total, " (%d frames rejected: %s)" % (bad, ", ".join(parts)) if parts else "")
 
     def close(self, stop_streaming=True):
         """Stop streaming (if asked and connected), stop the reader and release the port.
