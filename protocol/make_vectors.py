@@ -13,7 +13,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import dowel_protocol as p  # noqa: E402
 from dowel_protocol import cobs  # noqa: E402
-from dowel_protocol.cases import BOOT_ID_2, command_vectors, receiver_vectors  # noqa: E402,F401
+from dowel_protocol.vectors import BOOT_ID_2, command_vectors, receiver_vectors  # noqa: E402,F401
 
 BOARD_ID = bytes.fromhex("e6614104032f5a2b")
 BOOT_ID = 0xC3A5_9E17  # above 2**30 on purpose: a big int on the RP2040, packed all the same

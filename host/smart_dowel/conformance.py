@@ -1,7 +1,7 @@
 """`dowel conformance --port PORT`: checks any device against protocol/SPEC.md, rule by rule.
 
 It sends every command and every malformed frame the spec describes (the command vectors of
-dowel_protocol.cases, which vectors.json also holds), checks each reply and every rule it can
+dowel_protocol.vectors, which vectors.json also holds), checks each reply and every rule it can
 observe from outside (sequence numbers, version bytes, layouts, the boot id, the order of ACK
 and SAMPLE, RESYNC, the rate and the clock, the STATUS heartbeat, RESET), and prints one PASS
 or FAIL line per rule with its SPEC section. Exit status 0 when every rule passed, 1 when one
@@ -18,7 +18,7 @@ import sys
 import time
 
 import dowel_protocol as P
-from dowel_protocol.cases import command_vectors
+from dowel_protocol.vectors import command_vectors
 
 from .link import SerialLink
 from .link.types import CommandRejected, CommandTimeout, LinkDown

@@ -1,11 +1,12 @@
 """Frames that pin down protocol 1.1's receiver rules and command replies (SPEC sections 4, 5
 and 9): what make_vectors.py writes to vectors.json as receiver_vectors and command_vectors,
-and what `dowel conformance` sends to a device. Host-side only (not on the board's manifest).
+and what `dowel conformance` sends to a device. Host-side only: a subpackage, so it is not one
+of the board's files (device/manifest.py lists dowel_protocol's own modules).
 """
 
-from . import cobs
-from . import messages as p
-from .crc import crc16
+from .. import cobs
+from .. import messages as p
+from ..crc import crc16
 
 BOARD_ID = bytes.fromhex("e6614104032f5a2b")
 BOOT_ID = 0xC3A59E17
