@@ -198,9 +198,15 @@ class FakeDowel:
             0x0F, P.IMU_SIMULATED, self.rate_hz, 4, 1 if self.streaming else 0, self.boot_id,
         )
 
+    def busy(self, mean_us, max_us):
+        """Report this busy time (us per sample slot, mean and max) in STATUS from now on."""
+        self.busy_us = (mean_us, max_us)
+
     def _status_values(self):
+        mean_us, max_us = getattr(self, "busy_us", (900, 1500))
         return (12345, self.k, 2, 1, 3, 0, self.rate_hz,
-                (1 if self.streaming else 0) | P.STATUS_IMU_PRESENT, 0, self.boot_id, 900, 1500)
+                (1 if self.streaming else 0) | P.STATUS_IMU_PRESENT, 0, self.boot_id, mean_us,
+                max_us)
 
     def _answer(self, cmd):
         self.commands.append(cmd)

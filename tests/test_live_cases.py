@@ -361,3 +361,38 @@ def test_9_a_restart_after_the_seq_passed_32768_is_a_restart_not_lost_frames(pro
     if protocol == 0x11:
         assert "boot id" in gap["reason"]
     assert np.all(np.diff(t) > 0)
+
+
+# the firmware's busy time (issue 14) ---------------------------------------------------------
+
+
+def test_the_boards_busy_time_is_shown_and_a_slot_over_80_percent_is_a_warning(dev, data_dir):
+    # 100 Hz: a 10 ms slot. 9 ms at most is 90% busy: `dowel record` says so once, and its
+    # progress and summary carry the figure
+    def script():
+        streamed(dev, 150)
+        dev.busy(4000, 9000)
+        streamed(dev, 250)
+
+    session, t, rec = run_front_end("record", dev.path, script, data_dir)
+    text = rec.text()
+    assert text.count("busy 90% of a sample slot (over 80%)") == 1, text
+    assert "board busy 40% of a slot (90% at most)" in text, text
+
+
+def test_the_status_line_shows_the_busy_time_and_warns_over_80_percent():
+    from smart_dowel.link.types import DeviceInfo, DeviceStatus, LinkStats
+    from smart_dowel.live.state import LinkStatus, Snapshot
+    from smart_dowel.tui.widgets import status_text
+
+    def line(mean_us, max_us, board_id="e6614104032f4a2b"):
+        st = DeviceStatus(12345, 100, 0, 0, 0, 0, 100, True, True, False, 0, 7, mean_us, max_us)
+        info = DeviceInfo("1.1.0", "1.1", board_id, 0x0F, 2, "LSM6DSOX", 100, 4, True, 7)
+        stats = LinkStats("connected", "/dev/ttyACM0", 100.0, 3100.0, 100, 100, 0, 0, 0, 0,
+                          0, 0, 0, 0.01, info=info, status=st)
+        return status_text(LinkStatus.from_stats(stats), Snapshot()).plain
+
+    assert "busy 35%" in line(2000, 3500) and "BUSY" not in line(2000, 3500)
+    assert "BOARD 92% BUSY" in line(5000, 9200)
+    # the simulated dowel's busy time measures the PC running it: shown, never a warning
+    assert "BUSY" not in line(5000, 9200, board_id=b"SIMD".hex() + "00000001")

@@ -109,6 +109,10 @@ class Snapshot:
         return tuple(c.point for c in self.contacts if not c.now_on)
 
 
+BUSY_WARN = 0.8  # a firmware slot busier than this share of its time is a warning
+SIMULATED_BOARD_ID_HEX = b"SIMD".hex()  # sim/board.py's board ids begin so
+
+
 @dataclass(frozen=True)
 class LinkStatus:
     """The status line: where the data comes from and how healthy the link is."""
@@ -129,13 +133,29 @@ class LinkStatus:
     rejected: str = ""  # what arrived instead, in counts ("412 malformed, 3 CRC errors")
     refused: str = ""  # the dowel refuses to stream: the NACK and its TEXT, while it lasts
     message: str = ""  # the latest link sentence (why it dropped, ...)
+    # the firmware's own busy time (protocol 1.1 STATUS): share of a sample slot, 0..1+, the
+    # mean and the longest slot of the last second; None from a 1.0 device or before a STATUS
+    busy_mean: float | None = None
+    busy_max: float | None = None
+    # the simulated dowel's board (its busy time measures the PC that runs it, not a Pico)
+    simulated_board: bool = False
     extra: dict = field(default_factory=dict)
+
+    @property
+    def overloaded(self):
+        """A real board's slots ran over BUSY_WARN of their time: the rate is too high for it."""
+        return self.busy_max is not None and self.busy_max > BUSY_WARN and not self.simulated_board
 
     @classmethod
     def from_stats(cls, stats, source="dowel", message=""):
         """From a link.LinkStats snapshot."""
         info, status = stats.info, stats.status
         imu = info.imu_name if info is not None else ""
+        busy_mean = busy_max = None
+        if status is not None and status.busy_max_us is not None and status.rate_hz:
+            slot_us = 1e6 / status.rate_hz
+            busy_mean = status.busy_mean_us / slot_us
+            busy_max = status.busy_max_us / slot_us
         imu_ok = None
         if status is not None:
             imu_ok = bool(status.imu_present)
@@ -155,4 +175,8 @@ class LinkStatus:
             stalled=bool(getattr(stats, "stalled", False)),
             refused=getattr(stats, "refused", None) or "",
             message=message or (stats.last_error or ""),
+            busy_mean=busy_mean,
+            busy_max=busy_max,
+            simulated_board=info is not None and (info.board_id or "").lower().startswith(
+                SIMULATED_BOARD_ID_HEX),
         )

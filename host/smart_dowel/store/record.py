@@ -17,6 +17,7 @@ import time
 from .. import __version__
 from ..errors import StoreError
 from ..live import events as E
+from ..live.state import BUSY_WARN
 from ..private import check_target
 from .db import Store, patient_from_args
 
@@ -35,6 +36,8 @@ class Recorder:
     clinician should know on stderr) and writes the raw bytes to the recording file."""
 
     def __init__(self, session=None, pipe=None, recording=None, out=sys.stdout, err=sys.stderr):
+        self.warned_busy = False
+        self.busy = (None, None)  # the firmware's busy share of a slot: mean, max
         self.session = session  # unused; kept for callers of the old signature
         self.recording = recording
         self.out = out
@@ -87,7 +90,14 @@ class Recorder:
             else:
                 print("link: %s" % item.text, file=self.err, flush=True)
         elif isinstance(item, E.StatusChanged):
-            pass  # the status line is the screen's; record prints what changes it
+            # the status line is the screen's; record says once when the board runs too hot
+            st = item.status
+            if st.overloaded and not self.warned_busy:
+                self.warned_busy = True
+                print("dowel record: the dowel's firmware was busy %.0f%% of a sample slot "
+                      "(over %.0f%%): it may miss samples at this rate; lower it"
+                      % (100 * st.busy_max, 100 * BUSY_WARN), file=self.err, flush=True)
+            self.busy = (st.busy_mean, st.busy_max)
 
     def _to_file(self, write, *args):
         """Write to the --out recording; a failing file (a full disk) is closed and reported
@@ -180,16 +190,16 @@ def run(args):
                     recorder.flush_file()
                 if now >= next_progress:
                     next_progress += PROGRESS_EVERY_S
-                    print("%d samples, %d reps, %d committed" % (
-                        live.samples, recorder.reps, session.committed_samples),
-                        file=sys.stderr, flush=True)
+                    print("%d samples, %d reps, %d committed%s" % (
+                        live.samples, recorder.reps, session.committed_samples,
+                        _busy_text(recorder.busy)), file=sys.stderr, flush=True)
         except KeyboardInterrupt:
             pass  # Ctrl-C is how a headless recording is ended: save it below
         live.close()  # the set ends, the dowel is told STOP, the session is saved
         recorder.drain(0.0)  # what the reader handed over before it stopped
-        print("session %d stored: %d samples, %d reps, %d gap(s), %d frames lost" % (
+        print("session %d stored: %d samples, %d reps, %d gap(s), %d frames lost%s" % (
             session.id, session.committed_samples, recorder.reps, len(live.gaps),
-            live.lost_frames()), file=sys.stderr, flush=True)
+            live.lost_frames(), _busy_text(recorder.busy)), file=sys.stderr, flush=True)
         if live.samples == 0:
             rejected = live.rejected_since_begin()
             print("dowel record: No valid data: not one sample could be read from the dowel%s."
@@ -206,6 +216,14 @@ def run(args):
             if recorder.recording is not None:
                 recorder.recording.close()
         store.close()
+
+
+def _busy_text(busy):
+    """', board busy 12% of a slot (34% at most)' from the firmware's STATUS, or ''."""
+    mean, most = busy
+    if mean is None:
+        return ""
+    return ", board busy %.0f%% of a slot (%.0f%% at most)" % (100 * mean, 100 * most)
 
 
 def _close_quietly(live):

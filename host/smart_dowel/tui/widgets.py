@@ -524,6 +524,10 @@ def status_text(status: LinkStatus, snap: Snapshot):
         t.append(" · IMU %s MISSING" % (status.imu or ""), "bold #ff5050")
     elif status.imu:
         t.append(" · IMU %s%s" % (status.imu, " ok" if status.imu_ok else ""))
+    if status.overloaded:
+        t.append(" · BOARD %.0f%% BUSY: lower the rate" % (100 * status.busy_max), "bold #ff5050")
+    elif status.busy_max is not None:
+        t.append(" · busy %.0f%%" % (100 * status.busy_max))
     patient = snap.patient or "no patient"
     t.append(" · %s" % patient, "bold")
     if snap.session_id is not None:
