@@ -337,7 +337,10 @@ class Pipeline:
             c_events, on, raw, away = self.contacts.update(
                 T, (s.head_n.tolist(), s.midback_n.tolist(), s.tailbone_n.tolist()))
         else:
-            c_events, on, raw, away = [], np.ones((n, 3), dtype=bool), np.ones((n, 3), dtype=bool), np.zeros(n, dtype=bool)
+            # no pads to say the dowel left the back: with a gyro, lying on a table does
+            c_events, on, raw = [], np.ones((n, 3), dtype=bool), np.ones((n, 3), dtype=bool)
+            away = self.orientation.resting.copy() if s.has_gyro and len(self.orientation.resting) == n \
+                else np.zeros(n, dtype=bool)
         # the plane from the accelerometer alone: it holds whatever the gyro's sign turns out
         theta, signed = self.inclination.update(t, g, away, g_acc)
         self._raw_on = raw[-1].tolist()
@@ -352,7 +355,8 @@ class Pipeline:
         restart = set(self.orientation.switched)
         for sign, side in self.sides.items():
             x = [sign * v for v in TH] if sign < 0 else TH
-            seg_events, standing[sign] = side.seg.update(T, x, blocked)
+            seg_events, standing[sign] = side.seg.update(T, x, blocked,
+                                                         settle_after_block=not s.has_force)
             for kind, i, payload in seg_events:
                 keyed.append((i, 1 if kind != STARTED else 2, (side, kind, payload)))
         keyed.sort(key=lambda e: (e[0], e[1]))
@@ -474,6 +478,11 @@ class Pipeline:
             self._prev_g, self._prev_t = gv[-1].copy(), float(t_arr[idx[-1]])
         CAND = cand.tolist()
         AWAY = away.tolist()
+        if not self._has_force:
+            # without pads: lying on a table and being picked up off it say nothing about
+            # where the person stands; after each such spell the evidence starts again
+            settle = self.sides[1].seg.settling_flags
+            AWAY = [a or b for a, b in zip(AWAY, settle)]
         home, side, hi, lo, rep_ext = self._home, self.side, self._hi, self._lo, self._rep_ext
         anchor, since, isum, inum = self._idle_anchor, self._idle_since, self._idle_sum, self._idle_n
         band, idle_s, ratio, min_rise = cfg.home_band_deg, cfg.home_idle_s, cfg.side_switch_ratio, cfg.min_rise_deg
@@ -494,7 +503,11 @@ class Pipeline:
                 hi, lo, rep_ext = -math.inf, math.inf, {1: 0.0, -1: 0.0}
                 self._rep_ext = rep_ext
                 self._restart_t = T[i]
-            if x == x and not AWAY[i]:
+            if AWAY[i]:
+                if not self._has_force:
+                    home, hi, lo = None, -math.inf, math.inf
+                    rep_ext = self._rep_ext = {1: 0.0, -1: 0.0}
+            elif x == x:
                 if home is None:
                     home = x
                 # a long stand (no movement beyond the band for home_idle_s) is where home

@@ -21,6 +21,9 @@ import math
 import numpy as np
 
 DEG = math.pi / 180.0
+REST_TAU_S = 0.75  # the gyro's variance is taken over about this long...
+REST_VAR = (0.4 * DEG) ** 2  # ... below this (rad/s)^2 (sensor noise; people: 0.9 deg/s and up)
+REST_S = 1.5  # ... for this long: the dowel lies on something
 FAST_TURN2 = (30.0 * DEG) ** 2  # (rad/s)^2: at this turn rate the accelerometer counts half
 BIAS_RATE_MAX2 = (20.0 * DEG) ** 2  # the gyro bias is learnt below this turn rate (rad/s)^2
 INNOVATION_TAU_S = 1.0  # the two signs' filters are compared over about this long
@@ -76,6 +79,10 @@ class Orientation:
         self.active = (0, 1)  # the filters still running (one once the sign is beyond doubt)
         self.settled_s = 0.0
         self.prev_gyro = None  # the last gyro reading (rad/s), for the trapezoid
+        self.gyro_mean = None  # the gyro's recent mean and variance, for "lying on a table"
+        self.gyro_var = 1.0
+        self.rest_since = None
+        self.resting = np.zeros(0, dtype=bool)
 
     @property
     def v(self):
@@ -94,6 +101,10 @@ class Orientation:
         n = len(t)
         out = np.full((n, 3), np.nan)
         acc = np.full((n, 3), np.nan)  # the accelerometer's own estimate (no gyro in it)
+        # lying on something (a table), not held by a person: the gyro shows only its own
+        # noise, far below the tremor and sway of anyone holding it still
+        resting = np.zeros(n, dtype=bool)
+        gm, gvar, rest_since = self.gyro_mean, self.gyro_var, self.rest_since
         self.switched = []  # indices where the output changed to the other sign's filter
         adev = np.zeros(n)
         T, AX, AY, AZ = t.tolist(), ax.tolist(), ay.tolist(), az.tolist()
@@ -168,6 +179,21 @@ class Orientation:
                 pg = (n0, n1, n2)
             g0, g1, g2 = 0.5 * (pg[0] + n0), 0.5 * (pg[1] + n1), 0.5 * (pg[2] + n2)
             pg = (n0, n1, n2)
+            if gm is None:
+                gm, gvar = [n0, n1, n2], 0.0
+            else:
+                kr = 1.0 - exp(-dt / REST_TAU_S)
+                d0, d1, d2 = n0 - gm[0], n1 - gm[1], n2 - gm[2]
+                gm[0] += kr * d0
+                gm[1] += kr * d1
+                gm[2] += kr * d2
+                gvar += kr * (d0 * d0 + d1 * d1 + d2 * d2 - gvar)
+            if gvar < REST_VAR:
+                if rest_since is None:
+                    rest_since = ti
+                resting[i] = ti - rest_since >= REST_S
+            else:
+                rest_since = None
             # the bias is learnt only near rest: a fast movement's linear acceleration would
             # be learnt as bias; and while turning fast the gyro is trusted over the
             # accelerometer (whose reading then carries the turn's own acceleration)
@@ -223,4 +249,6 @@ class Orientation:
         self.better_since = better_since
         self.prev_gyro = pg
         self.active, self.settled_s = active, settled_s
+        self.gyro_mean, self.gyro_var, self.rest_since = gm, gvar, rest_since
+        self.resting = resting
         return out, adev, acc

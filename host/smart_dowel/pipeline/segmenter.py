@@ -43,6 +43,8 @@ class Segmenter:
         self.anchor = 0.0  # a pose held within home_band_deg since t_anchor
         self.t_anchor = 0.0
         self.window = deque()  # (t, x) candidates for the baseline, increasing x
+        self.settling = False
+        self.settling_flags = []
 
     def rise_deg(self, t):
         """H, the rise (and fall) that makes a rep, at time t."""
@@ -80,13 +82,14 @@ class Segmenter:
         if x is not None:
             self.window.append((t, x))
 
-    def update(self, t, x, blocked):
+    def update(self, t, x, blocked, settle_after_block=False):
         """t, x, blocked: lists (s; deg, NaN = missing; True while the dowel is off the back).
         Returns (events in order, standing: list of bool, True by the baseline with no rep
         under way)."""
         cfg = self.cfg
         out = []
         standing = [False] * len(t)
+        settling = self.settling_flags = [False] * len(t)
         gap = cfg.gap_cancel_s
         for i in range(len(t)):
             xi = x[i]
@@ -101,7 +104,20 @@ class Segmenter:
                     self.cancel(xi, ti, "the dowel left the back", out, i)
                 self.low, self.t_low, self.t_near = xi, ti, ti
                 self._restart_window(xi, ti)
+                self.settling = settle_after_block
+                self.anchor, self.t_anchor = xi, ti
                 continue
+            if self.settling:
+                # picked up from where it lay: no rep until it has been held still (within
+                # the home band) for a moment, where the person stands with it
+                if abs(xi - self.anchor) > cfg.home_band_deg:
+                    self.anchor, self.t_anchor = xi, ti
+                if ti - self.t_anchor < cfg.settle_after_rest_s:
+                    settling[i] = True
+                    continue
+                self.settling = False
+                self.low, self.t_low, self.t_near = xi, ti, ti
+                self._restart_window(xi, ti)
             mode = self.mode
             if mode == BASE:
                 # the baseline: the lowest angle since the last rep, over at most base_window_s
