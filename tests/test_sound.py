@@ -121,11 +121,20 @@ async def test_no_audio_output_is_one_notice_and_the_screen_runs(monkeypatch):
         assert "TAILBONE LOST" in screen_text(app)
 
 
-def test_this_machine_without_a_sound_card_gets_a_notice_not_an_error():
+def test_this_machines_own_audio_gives_a_sink_or_one_notice_never_an_error():
+    # whatever this machine has (CI has no sound card): a sink that plays, or no sink and
+    # one sentence that says why, never an exception
     sink, notice = S.open_sink(voice=True)
-    if S.audio_output() is not None:
-        pytest.skip("this machine has an audio output")
-    assert sink is None and notice.count("\n") == 0 and "audio output" in notice
+    if S.audio_output() is None:
+        assert sink is None and notice.count("\n") == 0 and "audio output" in notice
+    else:
+        try:
+            assert sink is not None or "did not open" in notice
+            if sink is not None:
+                sink.play("good_rep")  # plays without raising
+        finally:
+            if sink is not None:
+                sink.close()
 
 
 def test_miniaudio_null_device_plays_each_tone_within_a_buffer():

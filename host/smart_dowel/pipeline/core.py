@@ -208,10 +208,6 @@ class Pipeline:
 
     # --- internals ------------------------------------------------------------------------
 
-    @property
-    def calibrated(self):
-        return self.calibration.upright is not None
-
     def _theta_up(self):
         """theta of the upright pose in the current plane, or None."""
         up = self.calibration.upright

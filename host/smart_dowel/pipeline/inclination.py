@@ -41,10 +41,6 @@ class Inclination:
         self.last_theta = None
         self.segments = []
 
-    @property
-    def plane_known(self):
-        return self.axis is not None
-
     def angle_of(self, g):
         """theta (deg) of one gravity vector, or None when it cannot be placed yet."""
         if self.e1 is None:

@@ -73,29 +73,15 @@ class Orientation:
         self.f = None
         self.q = None
         self.bias0 = b
-        self.restarts = 0
         self.innovation = [0.0, 0.0]  # mean squared innovation of each sign's filter
         self.better_since = None
         self.active = (0, 1)  # the filters still running (one once the sign is beyond doubt)
         self.settled_s = 0.0
         self.prev_gyro = None  # the last gyro reading (rad/s), for the trapezoid
         self.gyro_mean = None  # the gyro's recent mean and variance, for "lying on a table"
-        self.gyro_var = 1.0
+        self.gyro_var = 0.0
         self.rest_since = None
         self.resting = np.zeros(0, dtype=bool)
-
-    @property
-    def v(self):
-        if self.f is None:
-            return self.q
-        return tuple(self.f[0 if self.gyro_sign >= 0 else 1][:3])
-
-    @property
-    def gyro_bias_dps(self):
-        if self.f is None:
-            return tuple(b / DEG for b in self.bias0)
-        f = self.f[0 if self.gyro_sign >= 0 else 1]
-        return tuple(b / DEG for b in f[3:])
 
     def update(self, t, ax, ay, az, gx, gy, gz, ok, has_gyro):
         n = len(t)
@@ -141,7 +127,6 @@ class Orientation:
             if dt > max_gap and q is not None:
                 q = f = pg = None
                 active, settled_s = (0, 1), 0.0
-                self.restarts += 1
             last_t = ti
             a0, a1, a2 = raw[0], raw[1], raw[2]
             na = sqrt(a0 * a0 + a1 * a1 + a2 * a2)

@@ -177,10 +177,3 @@ class Segmenter:
                     self._restart_window(xi, ti)
         return out, standing
 
-    @property
-    def phase_up(self):
-        return self.mode == UP
-
-    @property
-    def phase_down(self):
-        return self.mode == DOWN
