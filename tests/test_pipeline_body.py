@@ -91,3 +91,28 @@ def test_low_rate_sample_and_hold_accel_only_body_data_counts():
         body = make_body(sc, seed=2)
         d = ds.sample_and_hold(ds.decimate(body.render(100), 100, 10), hold=2)
         assert analyze(Samples.from_arrays(ds.drop_gyro(d))).rep_count == len(body.truth["reps"]), sc
+
+
+def _joined_at(data, cut):
+    keep = data["t"] >= cut
+    d = {k: np.asarray(v)[keep] for k, v in data.items()}
+    d["t"] = d["t"] - cut
+    return d
+
+
+@pytest.mark.parametrize("where", ("descent", "bottom"))
+def test_data_joining_a_set_under_way_counts_only_the_reps_it_saw_begin(where):
+    """The screen or the recorder starts while the patient is already at work: the rep under
+    way is not counted (its start was not seen), the others are, on the hinging side (the
+    depth and the faults of the first pose: the bottom of a rep, a pad off, is not home)."""
+    body = make_body("lumbar-flexion", seed=2)
+    data = body.render(100)
+    r2 = body.truth["reps"][1]
+    cut = r2["start_s"] + 0.6 if where == "descent" else r2["bottom_s"]
+    result = analyze(Samples.from_arrays(_joined_at(data, cut)))
+    truth = [r for r in body.truth["reps"] if r["start_s"] >= cut]
+    assert result.rep_count == len(truth)
+    for rep, tr in zip(result.reps, truth):
+        assert abs(rep.bottom_s - (tr["bottom_s"] - cut)) < 0.6
+        assert abs(rep.depth_deg - tr["depth_deg"]) < 6.0
+        assert "tailbone_contact_lost" in rep.fault_ids

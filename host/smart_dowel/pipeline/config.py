@@ -21,6 +21,7 @@ class PipelineConfig:
     end_settle_s: float = 0.6  # ... for this long
     min_rep_s: float = 1.0  # shorter excursions are jolts or a wobble, not reps (a rushed rep takes 1.3 s)
     min_rep_rise_deg: float = 10.0  # a rep rises at least this far above where it began
+    join_s: float = 0.3  # data that begins without a still spell this long joined a rep under way
     settle_after_rest_s: float = 1.0  # without pads: picked up off a table, held this still first
     max_rep_s: float = 20.0  # longer away from the baseline: the dowel was put down, not a rep
     max_depth_deg: float = 115.0  # beyond this the dowel is not along a hinging back
@@ -32,6 +33,7 @@ class PipelineConfig:
     home_band_deg: float = 4.0
     home_idle_s: float = 8.0  # no hold at the bottom of a rep lasts this long
     side_switch_ratio: float = 1.25
+    first_still_s: float = 1.5  # data that begins this still begins with the person standing
     # Orientation (orientation.py)
     max_gap_s: float = 0.75  # a longer gap in the data restarts the orientation filter
     gyro_tau_s: float = 1.0  # complementary filter time constant with a gyroscope

@@ -57,6 +57,8 @@ _CONTACT_OF_FAULT = {CONTACT_FAULT[c]: k for k, c in enumerate(CONTACTS)}
 _CUE_RANK = {fid: i for i, fid in enumerate(CUE_PRIORITY)}
 HISTORY_S = 40.0  # samples kept for scoring the rep under way (> max_rep_s + look-back)
 SIDES = (1, -1)
+DWELL_HALF_S = 120.0  # the stillness that says where home is: half its weight after this
+DWELL_BOUT_S = 0.5  # stillness counts once held this long
 
 
 class _History:
@@ -90,6 +92,52 @@ class _Side:
         self.live_faults = {}
 
 
+class _Dwell:
+    """Where the angle has been held still longest: seconds of stillness per 3-degree bin,
+    recent seconds weighing more (half-life DWELL_HALF_S), with the bin and its neighbours
+    taken together. add() returns the new home (mean angle of the best bins) when it moved."""
+
+    BIN = 3.0
+
+    def __init__(self):
+        self.clear()
+
+    def clear(self):
+        self.w = {}
+        self.sx = {}
+        self.best = None
+        self.t0 = None
+
+    def add(self, x, dt, t):
+        if self.t0 is None:
+            self.t0 = t
+        wt = dt * 2.0 ** ((t - self.t0) / DWELL_HALF_S)
+        if wt > 1e100:  # renormalise (after days of data)
+            k = 2.0 ** (-(t - self.t0) / DWELL_HALF_S)
+            self.w = {b: v * k for b, v in self.w.items()}
+            self.sx = {b: v * k for b, v in self.sx.items()}
+            self.t0, wt = t, dt
+        b = int(math.floor(x / self.BIN))
+        w, sx = self.w, self.sx
+        w[b] = w.get(b, 0.0) + wt
+        sx[b] = sx.get(b, 0.0) + wt * x
+        best = self.best
+        moved = False
+        for c in (b - 1, b, b + 1):
+            if best is None or (c != best and self._sum(c) > self._sum(best)):
+                best = c
+                moved = True
+        self.best = best
+        if moved or best in (b - 1, b, b + 1):
+            tw = self._sum(best)
+            return (sx.get(best - 1, 0.0) + sx.get(best, 0.0) + sx.get(best + 1, 0.0)) / tw
+        return None
+
+    def _sum(self, c):
+        w = self.w
+        return w.get(c - 1, 0.0) + w.get(c, 0.0) + w.get(c + 1, 0.0)
+
+
 class Pipeline:
     """Streaming hip-hinge analysis. Not thread-safe: call everything from one thread.
 
@@ -121,12 +169,16 @@ class Pipeline:
         self._hi = -math.inf
         self._lo = math.inf
         self._home = None
-        self._rep_ext = {1: 0.0, -1: 0.0}  # how far each side's reps went from home
+        self._dwell = _Dwell()
+        self._rep_peaks = {1: -math.inf, -1: -math.inf}  # each side's farthest rep (its terms)
         self._restart_t = -math.inf  # when the angle was last re-based
-        self._idle_anchor = None
-        self._idle_since = None
-        self._idle_sum = 0.0
-        self._idle_n = 0
+        self._prev_x = self._prev_xt = self._bout = None
+        self._opening = None  # the first pose and when it was taken, until `joined` is known
+        self._joined = None  # whether the data began with the person moving (a set under way)
+        self._idle_anchor = self._idle_since = None
+        self._idle_sum, self._idle_n = 0.0, 0
+        self._seen_from = []  # where the angle's data began: the start, and after each long gap
+        self._last_valid_t = None
         # the automatic upright pose: a still spell standing with every pad on
         self._still_since = None
         self._still_g = (0.0, 0.0, 0.0)
@@ -275,6 +327,10 @@ class Pipeline:
         deep = np.flatnonzero(x[k_rise:k_end] >= peak - max(1.0, 0.02 * (peak - base)))
         if len(deep):
             bottom_s = 0.5 * float(t[k_rise + deep[0]] + t[k_rise + deep[-1]])
+        if self._joined_under_way(t, x, k_rise, base, peak):
+            # the angle was already on its way down when the data began: a rep of a set under
+            # way, whose start (and depth) nobody saw
+            return self._reject(side, end_s, "begun before the data: its start was not seen", events)
         if end_s - start_s < cfg.min_rep_s or peak - base < cfg.min_rep_rise_deg:
             return self._reject(side, end_s, "a jolt, a wobble or sway: not a rep", events)
         uncal = not up == up  # NaN: no upright known at this sample
@@ -339,6 +395,7 @@ class Pipeline:
                 else np.zeros(n, dtype=bool)
         # the plane from the accelerometer alone: it holds whatever the gyro's sign turns out
         theta, signed = self.inclination.update(t, g, away, g_acc)
+        self._note_data_starts(t, theta)
         self._raw_on = raw[-1].tolist()
         self._history.add(np.column_stack((t, theta, on.astype(float), adev)))
         # segmentation of both sides; events keyed by sample index to merge in time order
@@ -413,6 +470,40 @@ class Pipeline:
                 record[c + "_on"][j:j + n] = on[:, k]
         return events
 
+    def _joined_under_way(self, t, x, k_rise, base, peak):
+        """Whether the data began during this rep: from the data's start (or a long hole) to
+        halfway down, the angle was never held still (join_s within 2 degrees)."""
+        t_rise = float(t[k_rise]) if k_rise < len(t) else math.inf
+        seen = [s0 for s0 in self._seen_from if s0 <= t_rise]
+        if not seen or seen[-1] < t[0]:
+            return False  # the data began well before this rep
+        half = np.flatnonzero(x[k_rise:] >= base + 0.5 * (peak - base))
+        k_half = k_rise + int(half[0]) if len(half) else len(t)
+        k0 = int(np.searchsorted(t, seen[-1]))
+        tt, xx = t[k0:k_half], x[k0:k_half]
+        ok = np.isfinite(xx)
+        tt, xx = tt[ok], xx[ok]
+        ends = np.searchsorted(tt, tt + self.config.join_s)
+        for j in np.flatnonzero(ends < len(tt)):
+            w = xx[j:ends[j] + 1]
+            if w.max() - w.min() <= 2.0:
+                return False
+        return True
+
+    def _note_data_starts(self, t, theta):
+        """Where the angle's data began: its first sample, and the first after each hole
+        longer than gap_cancel_s (a rep then under way was cancelled)."""
+        tv = t[np.isfinite(theta)]
+        if not len(tv):
+            return
+        prev = np.empty_like(tv)
+        prev[1:] = tv[:-1]
+        prev[0] = self._last_valid_t if self._last_valid_t is not None else -math.inf
+        starts = tv[tv - prev > self.config.gap_cancel_s].tolist()
+        if starts:
+            self._seen_from = (self._seen_from + starts)[-8:]
+        self._last_valid_t = float(tv[-1])
+
     def _hinge(self, theta, g, up_theta, sides):
         """Hinge angle (deg) shown per sample: from the upright if known, else from the
         current side's baseline (where the person came back to). Before the plane of motion
@@ -473,15 +564,19 @@ class Pipeline:
             cand[idx] = turn_ok & on[idx].all(axis=1) & ~away[idx]
             self._prev_g, self._prev_t = gv[-1].copy(), float(t_arr[idx[-1]])
         CAND = cand.tolist()
+        ALLON = on.all(axis=1).tolist() if self._has_force else [True] * n
         AWAY = away.tolist()
         if not self._has_force:
             # without pads: lying on a table and being picked up off it say nothing about
             # where the person stands; after each such spell the evidence starts again
             settle = self.sides[1].seg.settling_flags
             AWAY = [a or b for a, b in zip(AWAY, settle)]
-        home, side, hi, lo, rep_ext = self._home, self.side, self._hi, self._lo, self._rep_ext
+        home, side, hi, lo, peaks = self._home, self.side, self._hi, self._lo, self._rep_peaks
+        dwell, px, pxt, bout = self._dwell, self._prev_x, self._prev_xt, self._bout
+        opening, joined = self._opening, self._joined
         anchor, since, isum, inum = self._idle_anchor, self._idle_since, self._idle_sum, self._idle_n
-        band, idle_s, ratio, min_rise = cfg.home_band_deg, cfg.home_idle_s, cfg.side_switch_ratio, cfg.min_rise_deg
+        still_rate, band, idle_s = cfg.still_rate_dps, cfg.home_band_deg, cfg.home_idle_s
+        ratio, min_rise = cfg.side_switch_ratio, cfg.min_rise_deg
         reps = self._reps_seen
         sides = [0] * n
         for i in range(n):
@@ -496,25 +591,58 @@ class Pipeline:
                     reps[sg] += 1
             # --- the side ---
             if i in restart:
-                hi, lo, rep_ext = -math.inf, math.inf, {1: 0.0, -1: 0.0}
-                self._rep_ext = rep_ext
+                hi, lo, peaks = -math.inf, math.inf, {1: -math.inf, -1: -math.inf}
+                self._rep_peaks = peaks
+                dwell.clear()
+                px = bout = None
+                if joined:
+                    home = None
                 self._restart_t = T[i]
             if AWAY[i]:
                 if not self._has_force:
-                    home, hi, lo = None, -math.inf, math.inf
-                    rep_ext = self._rep_ext = {1: 0.0, -1: 0.0}
+                    home, hi, lo, px, bout, opening, joined = None, -math.inf, math.inf, None, None, None, None
+                    peaks = self._rep_peaks = {1: -math.inf, -1: -math.inf}
+                    dwell.clear()
             elif x == x:
+                ti = T[i]
                 if home is None:
                     home = x
-                # a long stand (no movement beyond the band for home_idle_s) is where home
-                # is: where the person stood first, or stood still longest since (not the
-                # upright, which may be stale or taken at the wrong moment)
-                if anchor is None or abs(x - anchor) > band:
-                    anchor, since, isum, inum = x, T[i], 0.0, 0
-                isum += x
-                inum += 1
-                if T[i] - since >= idle_s:
-                    home = isum / inum
+                if joined is None:
+                    # how the data began: with the person standing still (a still spell with
+                    # every pad on before any rep-sized movement: the first pose is where they
+                    # stand), or moving (data that joined a set under way, maybe at the bottom
+                    # of a rep, where a pad may be off)
+                    if opening is None:
+                        opening = (x, ti, x)
+                    if abs(x - opening[2]) >= min_rise:
+                        joined = True
+                    elif abs(x - opening[0]) > band or not ALLON[i]:
+                        opening = (x, ti, opening[2])
+                    elif ti - opening[1] >= cfg.first_still_s:
+                        joined = False
+                if joined:
+                    # home is then where the person keeps coming back to and stays: the pose
+                    # held still longest, recent stillness counting most
+                    if px is not None and ti > pxt and abs(x - px) <= still_rate * (ti - pxt):
+                        if bout is None:
+                            bout = pxt  # held, not passing through a rep's turn
+                        if ti - bout >= DWELL_BOUT_S:
+                            h = dwell.add(x, ti - pxt, ti)
+                            if h is not None:
+                                home = h
+                    else:
+                        bout = None
+                    px, pxt = x, ti
+                else:
+                    # a long stand (no movement beyond the band for home_idle_s) is where
+                    # home is: where the person stood first, or stood still longest since
+                    # (not the upright, which may be stale or taken at the wrong moment)
+                    if anchor is None or abs(x - anchor) > band:
+                        anchor, since, isum, inum = x, ti, 0.0, 0
+                    isum += x
+                    inum += 1
+                    if ti - since >= idle_s:
+                        home = isum / inum
                 if x > hi:
                     hi = x
                 if x < lo:
@@ -523,11 +651,10 @@ class Pipeline:
                     for sg, peak, rise_s in done_here:
                         if rise_s < self._restart_t:
                             continue  # begun before the angle was re-based: no evidence
-                        ext = peak - sg * home
-                        if ext > rep_ext[sg]:
-                            rep_ext[sg] = ext
-                if rep_ext[1] > 0.0 or rep_ext[-1] > 0.0:
-                    pos, neg = rep_ext[1], rep_ext[-1]
+                        if peak > peaks[sg]:
+                            peaks[sg] = peak
+                if peaks[1] > -math.inf or peaks[-1] > -math.inf:
+                    pos, neg = max(0.0, peaks[1] - home), max(0.0, peaks[-1] + home)
                 else:
                     pos, neg = hi - home, home - lo
                 if side > 0 and neg > ratio * pos and neg >= min_rise:
@@ -578,6 +705,8 @@ class Pipeline:
                     up_theta[i + 1:] = self.inclination.angles_of(self.calibration.upright, theta, i + 1)[i + 1:]
         self._upright_request = request
         self._home, self.side, self._hi, self._lo = home, self.side, hi, lo
+        self._prev_x, self._prev_xt, self._bout = px, pxt, bout
+        self._opening, self._joined = opening, joined
         self._idle_anchor, self._idle_since, self._idle_sum, self._idle_n = anchor, since, isum, inum
         return np.array(sides, dtype=np.int8), up_theta
 
