@@ -116,3 +116,12 @@ def test_data_joining_a_set_under_way_counts_only_the_reps_it_saw_begin(where):
         assert abs(rep.bottom_s - (tr["bottom_s"] - cut)) < 0.6
         assert abs(rep.depth_deg - tr["depth_deg"]) < 6.0
         assert "tailbone_contact_lost" in rep.fault_ids
+
+
+@pytest.mark.parametrize("seed", (4, 5, 7))
+def test_putting_the_dowel_down_between_sets_is_not_a_rep_without_pad_data(seed):
+    """A session exported without its force columns: nothing says the dowel left the back.
+    Lowering it to the table tilts it far past where the person stood: not a rep."""
+    body = make_body("mixed", seed=seed)
+    d = {k: v for k, v in body.render(100).items() if k not in ("head_n", "midback_n", "tailbone_n")}
+    assert analyze(Samples.from_arrays(d)).rep_count == len(body.truth["reps"])

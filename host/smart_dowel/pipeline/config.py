@@ -21,6 +21,7 @@ class PipelineConfig:
     end_settle_s: float = 0.6  # ... for this long
     min_rep_s: float = 1.0  # shorter excursions are jolts or a wobble, not reps (a rushed rep takes 1.3 s)
     min_rep_rise_deg: float = 10.0  # a rep rises at least this far above where it began
+    max_overshoot_deg: float = 40.0  # a return this far (or the rise) past the start: not a rep
     join_s: float = 0.3  # data that begins without a still spell this long joined a rep under way
     settle_after_rest_s: float = 1.0  # without pads: picked up off a table, held this still first
     max_rep_s: float = 20.0  # longer away from the baseline: the dowel was put down, not a rep

@@ -331,6 +331,12 @@ class Pipeline:
             # the angle was already on its way down when the data began: a rep of a set under
             # way, whose start (and depth) nobody saw
             return self._reject(side, end_s, "begun before the data: its start was not seen", events)
+        after = x[k_peak:int(np.searchsorted(t, end_s, side="right"))]
+        if not self.contacts.force_seen and len(after) and np.isfinite(after).any() and \
+                base - float(np.nanmin(after)) > max(cfg.max_overshoot_deg, peak - base):
+            # a return from a hinge comes back by where it began; this one went far beyond
+            # (with pads, the dowel leaving the back says so first)
+            return self._reject(side, end_s, "turned far past its start: put down, not a rep", events)
         if end_s - start_s < cfg.min_rep_s or peak - base < cfg.min_rep_rise_deg:
             return self._reject(side, end_s, "a jolt, a wobble or sway: not a rep", events)
         uncal = not up == up  # NaN: no upright known at this sample
@@ -394,7 +400,7 @@ class Pipeline:
             away = self.orientation.resting.copy() if s.has_gyro and len(self.orientation.resting) == n \
                 else np.zeros(n, dtype=bool)
         # the plane from the accelerometer alone: it holds whatever the gyro's sign turns out
-        theta, signed = self.inclination.update(t, g, away, g_acc)
+        theta, signed = self.inclination.update(t, g, away, g_acc, settle_after_away=not s.has_force)
         self._note_data_starts(t, theta)
         self._raw_on = raw[-1].tolist()
         self._history.add(np.column_stack((t, theta, on.astype(float), adev)))

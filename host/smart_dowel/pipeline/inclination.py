@@ -22,6 +22,8 @@ TICK_S = 0.1  # the plane is learnt from gravity's turn over this much data time
 PLANE_UPDATE_TICKS = 5  # the axis is re-estimated every 0.5 s of data
 PLANE_TAU_S = 10.0  # older turns are forgotten with this time constant
 PLANE_SETTLED_TURN = (30.0 / RAD) ** 2  # until this much turn, the axis is re-learnt every tick
+HANDLED_COS = math.cos(4.0 / RAD)  # gravity staying within this of where it was...
+HANDLED_SETTLE_S = 1.0  # ... for this long after the dowel was away: on the back again
 PLANE_MIN_TURN = (6.0 / RAD) ** 2  # more than a person's sway: a real movement  # rad^2 of turn before the plane is known
 
 
@@ -40,6 +42,8 @@ class Inclination:
         self.ticks = 0
         self.last_theta = None
         self.segments = []
+        self.handling = False  # back from off the back (a table), not yet held still
+        self.calm_t = None  # (gravity, since when) it has stayed within 4 degrees, while handling
 
     def angle_of(self, g):
         """theta (deg) of one gravity vector, or None when it cannot be placed yet."""
@@ -80,7 +84,9 @@ class Inclination:
         self.e1 = r / nr
         self.e2 = np.cross(axis, self.e1)
 
-    def update(self, t, g, away=None, g_plane=None):
+    def update(self, t, g, away=None, g_plane=None, settle_after_away=False):
+        """settle_after_away: after an away spell (a table, no pads to say when it is back on
+        the back), turns count for the plane only once gravity has been held still again."""
         n = len(t)
         theta = np.full(n, np.nan)
         signed = np.zeros(n, dtype=bool)
@@ -118,6 +124,17 @@ class Inclination:
             if AW[j]:
                 # off the back (on a table, being handled): not the plane of the hinge
                 tv = None
+                self.handling, self.calm_t = settle_after_away, None
+                continue
+            if self.handling:
+                # picked up and brought to the back: that turn is not the hinge's either,
+                # until the dowel has been held still (within a few degrees) for a moment
+                a = self.calm_t
+                if a is None or a[0][0] * v[0] + a[0][1] * v[1] + a[0][2] * v[2] < HANDLED_COS:
+                    self.calm_t = (v, TK[j])
+                elif TK[j] - a[1] >= HANDLED_SETTLE_S:
+                    self.handling = False
+                tv, tt = v, TK[j]
                 continue
             if tv is not None:
                 # the turn since the last tick, as a rotation vector (cross product)

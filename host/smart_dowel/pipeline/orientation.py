@@ -24,6 +24,7 @@ DEG = math.pi / 180.0
 REST_TAU_S = 0.75  # the gyro's variance is taken over about this long...
 REST_VAR = (0.4 * DEG) ** 2  # ... below this (rad/s)^2 (sensor noise; people: 0.9 deg/s and up)
 REST_S = 1.5  # ... for this long: the dowel lies on something
+REST_VAR_CAP = (4.0 * DEG) ** 2  # a deviation beyond this is movement (see update())
 FAST_TURN2 = (30.0 * DEG) ** 2  # (rad/s)^2: at this turn rate the accelerometer counts half
 BIAS_RATE_MAX2 = (20.0 * DEG) ** 2  # the gyro bias is learnt below this turn rate (rad/s)^2
 INNOVATION_TAU_S = 1.0  # the two signs' filters are compared over about this long
@@ -169,10 +170,17 @@ class Orientation:
             else:
                 kr = 1.0 - exp(-dt / REST_TAU_S)
                 d0, d1, d2 = n0 - gm[0], n1 - gm[1], n2 - gm[2]
-                gm[0] += kr * d0
-                gm[1] += kr * d1
-                gm[2] += kr * d2
-                gvar += kr * (d0 * d0 + d1 * d1 + d2 * d2 - gvar)
+                dd = d0 * d0 + d1 * d1 + d2 * d2
+                if dd > REST_VAR_CAP:
+                    # moving: the mean jumps to the rate and the variance is capped, so both
+                    # forget a swing within seconds once it stops (put down on a table)
+                    gm[0], gm[1], gm[2] = n0, n1, n2
+                    dd = REST_VAR_CAP
+                else:
+                    gm[0] += kr * d0
+                    gm[1] += kr * d1
+                    gm[2] += kr * d2
+                gvar += kr * (dd - gvar)
             if gvar < REST_VAR:
                 if rest_since is None:
                     rest_since = ti
