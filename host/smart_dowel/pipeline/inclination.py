@@ -111,6 +111,7 @@ class Inclination:
         # the plane in force for each sample: piecewise constant between updates
         seg_from = [0]
         seg_axis = [(self.e1, self.e2)]
+        refs = [(0, self.ref)]  # the reference in force from each index (it moves after a table)
         gp = g if g_plane is None else g_plane
         M = self.M
         G = gp[starts].tolist()
@@ -134,6 +135,11 @@ class Inclination:
                     self.calm_t = (v, TK[j])
                 elif TK[j] - a[1] >= HANDLED_SETTLE_S:
                     self.handling = False
+                    if self.axis is None and np.isfinite(g[k, 0]):
+                        # no plane yet: the angle is measured from here, on the back, not
+                        # from where the dowel lay
+                        self.ref = g[k].copy()
+                        refs.append((k, self.ref))
                 tv, tt = v, TK[j]
                 continue
             if tv is not None:
@@ -179,11 +185,13 @@ class Inclination:
             gg = g[lo:hi]
             if e1 is None:
                 lo = max(lo, ref_from)
-                if self.ref is not None and hi > lo:
-                    # no plane yet: the plain angle from the reference (of the accelerometer's
-                    # own estimate, which a gyro of the wrong sign cannot mislead)
-                    ga = gp[lo:hi]
-                    theta[lo:hi] = np.degrees(np.arccos(np.clip(ga @ self.ref, -1.0, 1.0)))
+                # no plane yet: the plain angle from the reference (of the accelerometer's own
+                # estimate, which a gyro of the wrong sign cannot mislead)
+                for m, (r0, ref) in enumerate(refs):
+                    a = max(lo, r0)
+                    b = min(hi, refs[m + 1][0]) if m + 1 < len(refs) else hi
+                    if ref is not None and b > a:
+                        theta[a:b] = np.degrees(np.arccos(np.clip(gp[a:b] @ ref, -1.0, 1.0)))
                 continue
             else:
                 theta[lo:hi] = np.arctan2(gg @ e2, gg @ e1) * RAD
