@@ -20,12 +20,14 @@ and the simulator in the app's process, which is what `dowel demo` does (SimSour
     .venv/bin/python bench/latency_bench.py --cue [seconds]   # the lost-contact cue only
     .venv/bin/python bench/latency_bench.py --sound [seconds]   # cue to tone (and screen)
     .venv/bin/python bench/latency_bench.py --cpu [seconds]   # the screen's own CPU use
+    .venv/bin/python bench/latency_bench.py --cpu-record [seconds]   # dowel record's, to compare
 """
 
 import json
 import os
 import re
 import select
+import signal
 import subprocess
 import sys
 import threading
@@ -599,10 +601,14 @@ def _cpu_s(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def measure_screen_cpu(duration_s=CPU_DURATION_S, scenario="good", extra_args=()):
+def measure_screen_cpu(duration_s=CPU_DURATION_S, scenario="good", extra_args=(),
+                       command="ui"):
     """The clinic screen's own CPU use: `dowel ui --port` on a pty (drained as a terminal
     would) against `dowel simulate` at 100 Hz in its own process, a patient hinging all the
-    time; CPU of the ui process over duration_s after CPU_WARMUP_S, as a share of one core."""
+    time; CPU of the ui process over duration_s after CPU_WARMUP_S, as a share of one core.
+
+    command="record": `dowel record --port` on the same stream instead (the link, pipeline
+    and store without a screen), for comparison; its figures are named record_*."""
     import fcntl
     import struct
     import tempfile
@@ -626,10 +632,10 @@ def measure_screen_cpu(duration_s=CPU_DURATION_S, scenario="good", extra_args=()
         master, slave = os.openpty()
         cols, rows = SIZE
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "smart_dowel", "ui", "--port", line[1], "--sound", "off",
-             *extra_args], stdin=slave, stdout=slave, stderr=slave, env=env,
-            start_new_session=True, close_fds=True)
+        cmd = [sys.executable, "-m", "smart_dowel", command, "--port", line[1]]
+        cmd += ["--sound", "off"] if command == "ui" else ["--patient", "bench"]
+        proc = subprocess.Popen([*cmd, *extra_args], stdin=slave, stdout=slave, stderr=slave,
+                                env=env, start_new_session=True, close_fds=True)
         os.close(slave)
         written = [0]
 
@@ -648,7 +654,10 @@ def measure_screen_cpu(duration_s=CPU_DURATION_S, scenario="good", extra_args=()
         c0, b0, t0 = _cpu_s(proc.pid), written[0], time.monotonic()
         time.sleep(duration_s)
         c1, b1, t1 = _cpu_s(proc.pid), written[0], time.monotonic()
-        os.write(master, b"q")
+        if command == "ui":
+            os.write(master, b"q")
+        else:
+            proc.send_signal(signal.SIGINT)  # how a user ends a recording
         proc.wait(30)
     finally:
         if proc is not None and proc.poll() is None:
@@ -659,9 +668,12 @@ def measure_screen_cpu(duration_s=CPU_DURATION_S, scenario="good", extra_args=()
         sim.terminate()
         sim.wait(10)
         data_dir.cleanup()
-    return {"screen_cpu_pct_of_core": round(100.0 * (c1 - c0) / (t1 - t0), 1),
-            "screen_terminal_kb_per_s": round((b1 - b0) / 1024.0 / (t1 - t0), 1),
-            "screen_cpu_seconds": round(t1 - t0, 1)}
+    name = "screen" if command == "ui" else command
+    out = {"%s_cpu_pct_of_core" % name: round(100.0 * (c1 - c0) / (t1 - t0), 1)}
+    if command == "ui":
+        out["screen_terminal_kb_per_s"] = round((b1 - b0) / 1024.0 / (t1 - t0), 1)
+    out["%s_cpu_seconds" % name] = round(t1 - t0, 1)
+    return out
 
 
 def run(duration_s=DURATION_S):
@@ -692,9 +704,10 @@ if __name__ == "__main__":
         for k, v in run_sound(secs).items():
             print("%-34s %s" % (k, v))
         sys.exit(0)
-    if len(sys.argv) > 1 and sys.argv[1] == "--cpu":
+    if len(sys.argv) > 1 and sys.argv[1] in ("--cpu", "--cpu-record"):
         secs = float(sys.argv[2]) if len(sys.argv) > 2 else CPU_DURATION_S
-        for k, v in measure_screen_cpu(secs).items():
+        command = "ui" if sys.argv[1] == "--cpu" else "record"
+        for k, v in measure_screen_cpu(secs, command=command).items():
             print("%-34s %s" % (k, v))
         sys.exit(0)
     if len(sys.argv) > 1 and sys.argv[1] == "--cue":

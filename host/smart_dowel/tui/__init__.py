@@ -3,9 +3,10 @@ the CLI and the tests; launch.run_demo / launch.run_ui are the CLI entry points.
 
 import os
 
-# Textual composes a dirty screen on a 60 Hz timer: up to 17 ms between our redraw and the
-# terminal. At 120 Hz that wait halves; the screen still redraws at most 30 times a second
-# (the app coalesces data) and this only takes effect if Textual is not imported yet.
+# Textual composes a dirty screen on a 60 Hz timer: up to 17 ms between a change and the
+# terminal. At 120 Hz that wait halves for what the app does not write itself (a layout, a
+# dialog, a notification); the live picture is written at once by the app, at most 25 times
+# a second (see app.py), and this only takes effect if Textual is not imported yet.
 os.environ.setdefault("TEXTUAL_FPS", "120")
 
 

@@ -1,8 +1,10 @@
 """The clinic screen: live contacts, hinge depth, reps and cues, for `dowel demo` and `dowel ui`.
 
 Data flows one way: the link's reader thread hands batches to the Feed (pipeline + store),
-which posts coalesced SnapshotUpdated / LinkStatusUpdated messages; the app keeps the newest
-and redraws at most 30 times a second. Keys call the Feed; widgets only render.
+which posts paced SnapshotUpdated messages (at once for a contact, cue, rep or set change,
+else at most 20 a second) and LinkStatusUpdated ones; the app keeps the newest, redraws at
+once what changed at once and the rest at most 25 times a second, and writes only the lines
+that changed. Keys call the Feed; widgets only render.
 """
 
 from __future__ import annotations
@@ -16,14 +18,16 @@ import time
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
+from textual._compositor import ChopsUpdate
 from textual.containers import Horizontal
+from textual.geometry import Region
 from textual.widgets import Footer
 from textual.worker import Worker, WorkerState
 
 from ..errors import DowelError, StoreError
 from ..feedback import DESCRIPTIONS, EVERY, POST_SET, next_schedule, set_summary
 from . import messages as M
-from .feed import Feed
+from .feed import Feed, shown_at_once
 from .sound import SoundCues, open_sink
 from .sources import IdleSource, LinkSource, ReplaySource, SimSource, Source
 from .state import (
@@ -44,7 +48,9 @@ from .widgets import (
     StatusLine,
 )
 
-REDRAW_INTERVAL_S = 1.0 / 30.0
+# The redraw cap: a little above the Feed's frame rate, so a paced snapshot redraws at once
+# (no timer) and a flood (a test, a burst of status) still costs at most 25 frames a second.
+REDRAW_INTERVAL_S = 1.0 / 25.0
 END_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 GIL_SWITCH_INTERVAL_S = 0.001
 DEPTH_STEP_DEG = 5.0
@@ -115,9 +121,10 @@ class DowelApp(App):
         self._widgets = None  # the live widgets, found once
         self._live_nodes = None  # ... and all their descendants
         self._paint_now_ok = True
+        self._covered = None  # (the compositor's map, the live widgets something covers)
         self._switch_interval = None
         self._last_redraw = 0.0
-        self._shown_lost = ()  # the lost contacts on screen (a change redraws at once)
+        self._shown_key = None  # shown_at_once() of the snapshot on screen
         self.redraws = 0  # how many redraws ran (tests, bench)
         self.shown_seq = None  # the newest sample sequence number on screen (bench)
         self.data_worker = None
@@ -224,12 +231,11 @@ class DowelApp(App):
     @on(M.SnapshotUpdated)
     def _snapshot(self, message):
         snap = message.snapshot
-        lost = snap.lost
         self.snapshot = snap
         self.sound.on_snapshot(snap, self.status)  # before the redraw: the tone starts first
-        if lost != self._shown_lost:
-            # a contact lost or back is the cue the patient waits for: drawn at once, not
-            # at the next slot of the 30-per-second redraw cap
+        if shown_at_once(snap) != self._shown_key:
+            # a contact lost or back is the cue the patient waits for (and a fault's cue, a
+            # rep, a set): drawn at once, not at the next slot of the redraw cap
             self._redraw_now()
         else:
             self._schedule_redraw()
@@ -269,7 +275,7 @@ class DowelApp(App):
     # ------------------------------------------------------------------ redraw
 
     def _schedule_redraw(self):
-        """Redraw now if the last one is 1/30 s old, else once when it is (never more often)."""
+        """Redraw now if the last one is REDRAW_INTERVAL_S old, else once when it is."""
         self._dirty = True
         if self._redraw_timer is not None:
             return
@@ -309,20 +315,23 @@ class DowelApp(App):
         status_line.show(status, snap)
         self.redraws += 1
         self.shown_seq = snap.seq
-        self._shown_lost = snap.lost
+        self._shown_key = shown_at_once(snap)
         if self._paint_now_ok:
             self._paint_now()
 
     def _paint_now(self):
-        """Compose and write the frame of this redraw right away.
+        """Write the lines this redraw repainted to the terminal right away, and only those.
 
         Textual would do it a few event-loop hops later (each repainted widget posts an
         Update to the screen on its next idle, the screen resumes its update timer on its
-        idle, the timer posts the screen a tick): up to several ms on a busy machine, on
-        every sample's way to the screen. This does that tick's work now, for the widgets
-        this redraw repainted, on the live screen only and when nothing needs a layout
-        (those still go Textual's way). It uses Textual internals: if they are not there
-        (another Textual version), it turns itself off and the frame comes the usual way.
+        idle, the timer posts the screen a tick), and its compositor then renders every
+        widget that overlaps the box around all the changes (the screen, the panels, their
+        borders and the unchanged widgets between them): most of the frame's cost. Here each
+        repainted live widget renders only its changed lines, which go out as one update, as
+        long as nothing is drawn over it (a notification): then, and whenever something
+        needs a layout, the frame goes Textual's way. This uses Textual internals: if they
+        are not there (another Textual version), it turns itself off and every frame goes
+        the usual way.
         """
         screen = self.screen
         if screen is not self.screen_stack[0] or self._batch_count:
@@ -335,17 +344,71 @@ class DowelApp(App):
             if live is None:
                 live = self._live_nodes = [n for w in self._widgets
                                            for n in (w, *w.walk_children())]
-            dirty = screen._dirty_widgets
-            for w in live:
-                if w._repaint_required and not (
-                        w._layout_required or w._refresh_styles_required
-                        or w._scroll_required):
-                    w._repaint_required = False
-                    dirty.add(w)
-            if dirty:
+            todo = [w for w in live if w._repaint_required and not (
+                w._layout_required or w._refresh_styles_required or w._scroll_required)]
+            if not todo:
+                return
+            for w in todo:
+                w._repaint_required = False
+            if not self._paint_lines(screen, todo):
+                screen._dirty_widgets.update(todo)
                 screen._on_timer_update()
         except AttributeError:
             self._paint_now_ok = False
+
+    def _paint_lines(self, screen, widgets):
+        """Render the repainted lines of `widgets` and write them as one update; False (and
+        nothing done) if one of them is not wholly on screen or has something over it."""
+        compositor = screen._compositor
+        visible = compositor.visible_widgets
+        covered = self._covered
+        if covered is None or covered[0] is not visible:
+            covered = self._covered = (visible, _covered_widgets(visible, self._live_nodes))
+        places = []
+        for w in widgets:
+            place = visible.get(w)
+            if place is None:
+                w._exchange_repaint_regions()  # not on screen: nothing to write
+                continue
+            region, clip = place
+            if w in covered[1] or not clip.contains_region(region):
+                return False
+            places.append((w, region))
+        chops = {}
+        for w, region in places:
+            height, width = region.height, region.width
+            rows = set()
+            for r in w._exchange_repaint_regions():
+                rows.update(range(max(0, r.y), min(height, r.y + r.height)))
+            if not rows:
+                continue
+            rows = sorted(rows)
+            y0 = prev = rows[0]
+            for y in rows[1:] + [None]:
+                if y is not None and y == prev + 1:
+                    prev = y
+                    continue
+                strips = w.render_lines(Region(0, y0, width, prev + 1 - y0))
+                for dy, strip in enumerate(strips):
+                    chops.setdefault(region.y + y0 + dy, {})[region.x] = (region.x + width,
+                                                                         strip)
+                if y is not None:
+                    y0 = prev = y
+        if chops:
+            lines, ends, spans = {}, {}, []
+            for y in sorted(chops):
+                row = sorted(chops[y].items())
+                lines[y] = {x: strip for x, (_end, strip) in row}
+                ends[y] = [end for _x, (end, _strip) in row]
+                spans.append((y, row[0][0], row[-1][1][0]))
+            dirty = screen._dirty_widgets
+            mine = [w for w in widgets if w not in dirty]
+            dirty.update(mine)  # what this frame repaints, as Textual's own frames say it
+            try:
+                self._display(screen, ChopsUpdate(lines, spans, ends))
+            finally:
+                dirty.difference_update(mine)
+        return True
 
     # ------------------------------------------------------------------ actions
 
@@ -568,6 +631,20 @@ class DowelApp(App):
             for key, (action, text) in SIM_KEYS.items():
                 yield SystemCommand("Patient: " + text, "%s (simulated dowel)" % key,
                                     lambda a=action: self.action_move(a))
+
+
+def _covered_widgets(visible, widgets):
+    """Which of `widgets` have another widget drawn over them (a notification, a tooltip)
+    in the compositor's `visible` map (front first): those are painted Textual's way."""
+    mine = set(widgets)
+    covered = set()
+    before = []
+    for w, (region, clip) in visible.items():
+        shown = region.intersection(clip)
+        if w in mine and any(shown.overlaps(r) for r in before):
+            covered.add(w)
+        before.append(shown)
+    return covered
 
 
 def _title(error):

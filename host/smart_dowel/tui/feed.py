@@ -2,10 +2,17 @@
 Textual messages (never a redraw), and the screen's keys call the session.
 
 All the work (the link's callbacks, session time, pipeline, store, gaps, restarts, TEXT) is the
-LiveSession's (smart_dowel.live), shared with `dowel record`; this module only translates.
+LiveSession's (smart_dowel.live), shared with `dowel record`; this module only translates, and
+paces the live picture: a batch comes every 10-15 ms at 100 Hz, the eye needs far fewer
+frames, and every message wakes the screen. A snapshot goes out at once when something the
+patient or the clinician acts on changed (a contact lost or back, a cue, a rep, a set), else at
+most FRAME_S after the last one (the newest then, by a small pacer thread).
 """
 
 from __future__ import annotations
+
+import threading
+import time
 
 from ..live import events as E
 from ..live.session import (  # noqa: F401  (re-exported for the screen and its tests)
@@ -18,6 +25,20 @@ from ..live.session import (  # noqa: F401  (re-exported for the screen and its 
 )
 from . import messages as M
 from .state import DEFAULT_TARGET_DEPTH_DEG, DEFAULT_TARGET_REPS
+
+# The live picture's frame interval when only the forces and the angle move: 20 frames a
+# second keep the bars and the trace smooth (the trace itself moves in 1/20 s steps).
+FRAME_S = 1.0 / 20.0
+
+
+def shown_at_once(snap):
+    """What in a snapshot goes to the screen (and the sound) the moment it changes: the
+    contacts on or lost, the cue, the phase, reps, sets, targets, patient and schedule. The
+    forces, the angle and the trace wait for the next frame."""
+    return (snap.lost, snap.has_data, snap.feedback_live, snap.fault_id, snap.cue, snap.phase,
+            snap.upright, snap.last_rep_good, len(snap.rows), snap.group, snap.set_number,
+            snap.set_running, snap.target_depth_deg, snap.target_reps, snap.patient,
+            snap.session_id, snap.saving, snap.feedback_schedule, snap.feedback_next)
 
 
 def _delegate(name, settable=True):
@@ -37,12 +58,21 @@ class Feed:
 
     post: a thread-safe callable taking a Textual message (App.post_message).
     store: a store.Store or None (then nothing is saved, and the snapshot says so).
+    frame_s: the least time between two snapshots that differ only in what moves (forces,
+    angle, trace); 0 posts every one.
     """
 
     def __init__(self, post, *, store=None, patient=None, source="dowel",
                  target_depth_deg=DEFAULT_TARGET_DEPTH_DEG, target_reps=DEFAULT_TARGET_REPS,
-                 config=None, feedback="every"):
+                 config=None, feedback="every", frame_s=FRAME_S):
         self._post = post
+        self.frame_s = frame_s
+        self._pace = threading.Condition()
+        self._held = None  # the newest snapshot not posted yet
+        self._posted_key = None  # shown_at_once() of the last snapshot posted
+        self._next_post = 0.0  # monotonic time from which the next one may go
+        self._pacer = None
+        self._closed = False
         self.live = LiveSession(self._on_event, store=store, patient=patient, source=source,
                                 target_depth_deg=target_depth_deg, target_reps=target_reps,
                                 config=config, pipeline_version=_pipeline_version(),
@@ -50,7 +80,7 @@ class Feed:
 
     def _on_event(self, ev):
         if isinstance(ev, E.SnapshotChanged):
-            self._post(M.SnapshotUpdated(ev.snapshot))
+            self._offer(ev.snapshot)
         elif isinstance(ev, E.StatusChanged):
             self._post(M.LinkStatusUpdated(ev.status))
         elif isinstance(ev, E.RepCounted):
@@ -60,6 +90,45 @@ class Feed:
                                      ev.rows, ev.feedback_schedule))
         elif isinstance(ev, E.Notice):
             self._post(M.LinkNotice(ev.title, ev.text, ev.severity))
+
+    def _offer(self, snap):
+        """Post `snap` now if it changes what is shown at once or the last frame is FRAME_S
+        old, else hold it for the pacer (a newer one replaces it)."""
+        key = shown_at_once(snap)
+        with self._pace:
+            now = time.monotonic()
+            if key != self._posted_key or now >= self._next_post:
+                self._held = None
+                self._send(snap, key, now)
+                return
+            if self._held is None:
+                self._pace.notify()  # the pacer waits for something to hold
+            self._held = snap
+            if self._pacer is None and not self._closed:
+                self._pacer = threading.Thread(target=self._run_pacer, daemon=True,
+                                               name="dowel-screen-pacer")
+                self._pacer.start()
+
+    def _send(self, snap, key, now):
+        # under self._pace: posts keep the order of the snapshots
+        self._posted_key = key
+        self._next_post = now + self.frame_s
+        self._post(M.SnapshotUpdated(snap))
+
+    def _run_pacer(self):
+        """Post the held snapshot once its frame is due (no later batch may come soon: the
+        stream stopped, a replay ended)."""
+        with self._pace:
+            while not self._closed:
+                if self._held is None:
+                    self._pace.wait()
+                    continue
+                now = time.monotonic()
+                if now < self._next_post:
+                    self._pace.wait(self._next_post - now)
+                    continue
+                snap, self._held = self._held, None
+                self._send(snap, shown_at_once(snap), now)
 
     # what the screen reads and sets: the session's own attributes
     store = _delegate("store")
@@ -85,7 +154,12 @@ class Feed:
         self.live.update_status(status)
 
     def close(self):
-        self.live.close()
+        try:
+            self.live.close()
+        finally:
+            with self._pace:
+                self._closed = True
+                self._pace.notify()
 
     # the clinician's keys
     def set_patient(self, name):
