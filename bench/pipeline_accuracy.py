@@ -226,10 +226,31 @@ def evaluate_real(variant="plain", seed=1):
                     v = d[k].copy()
                     v[1::2] = v[0::2][: len(v[1::2])]
                     d[k] = v
-        result = analyze(samples_of(d))
-        rows.append({"file": os.path.basename(path), "variant": variant,
-                     "truth_reps": entry["reps"], "reps": result.rep_count,
-                     "stream_ok": same_reps(stream(samples_of(d), 7), result.reps)})
+        cases = [(d, entry["reps"], "")]
+        if variant == "tempo":
+            # the same person 1.6 x slower and 0.7 x the time (rates scale the other way)
+            cases = []
+            for k in (1.6, 0.7):
+                dk = dict(d, t=d["t"] * k)
+                for g in ("gx_dps", "gy_dps", "gz_dps"):
+                    dk[g] = d[g] / k
+                cases.append((dk, entry["reps"], "x%.1f" % k))
+        elif variant == "mid-set":
+            # joining during the second rep (its times from the plain analysis, which counts
+            # every file exactly), at 5 points of it: the reps begun before do not count
+            reps = analyze(samples_of(d)).reps
+            cases = []
+            for f in (0.05, 0.3, 0.5, 0.7, 0.95):
+                cut = reps[1].start_s + f * (reps[1].end_s - reps[1].start_s)
+                keep = d["t"] >= cut
+                dk = {k: v[keep] for k, v in d.items()}
+                dk["t"] = dk["t"] - cut
+                cases.append((dk, entry["reps"] - 2, "@%.2f" % f))
+        for dk, truth, tag in cases:
+            result = analyze(samples_of(dk))
+            rows.append({"file": os.path.basename(path) + tag, "variant": variant,
+                         "truth_reps": truth, "reps": result.rep_count,
+                         "stream_ok": same_reps(stream(samples_of(dk), 7), result.reps)})
     return rows
 
 
@@ -275,11 +296,12 @@ def summarize(rows, real_rows=()):
         lines.append("%-14s %6d/%-3d %10.2f %10.2f %7.3f %7.3f %4d/%-3d" % (
             v, ok, len(rs), float(np.sqrt(np.mean(np.square(rms)))) if rms else float("nan"),
             max(rms) if rms else float("nan"), p, rc, st, len(rs)))
-    for v in [v for v in VARIANTS if any(r["variant"] == v for r in real_rows)]:
+    for v in dict.fromkeys(r["variant"] for r in real_rows):
         rs = [r for r in real_rows if r["variant"] == v]
         ok = sum(r["reps"] == r["truth_reps"] for r in rs)
         st = sum(r["stream_ok"] for r in rs)
-        detail = " ".join("%d/%d" % (r["reps"], r["truth_reps"]) for r in rs)
+        detail = " ".join("%d/%d" % (r["reps"], r["truth_reps"]) for r in rs if r["reps"] != r["truth_reps"]) \
+            if len(rs) > 8 else " ".join("%d/%d" % (r["reps"], r["truth_reps"]) for r in rs)
         lines.append("%-14s %6d/%-3d %s  stream %d/%d" % ("real:" + v, ok, len(rs), detail, st, len(rs)))
     return "\n".join(lines)
 
@@ -296,8 +318,8 @@ def main(argv=None):
     scen = (args.scenario,) if args.scenario else SCENARIOS
     rows = run(args.seeds, variants, scen, not args.no_stream)
     real_rows = []
-    for v in ("plain", "rotated", "gyro-reversed", "accel-only", "10hz-hold"):
-        if v in variants:
+    for v in ("plain", "rotated", "gyro-reversed", "accel-only", "10hz-hold", "mid-set", "tempo"):
+        if v in variants or (v == "tempo" and args.variant == "all"):
             real_rows += evaluate_real(v)
     print(summarize(rows, real_rows))
     if real_files() is None:

@@ -34,7 +34,7 @@ class PipelineConfig:
     home_band_deg: float = 4.0
     home_idle_s: float = 8.0  # no hold at the bottom of a rep lasts this long
     side_switch_ratio: float = 1.25
-    first_still_s: float = 1.5  # data that begins this still begins with the person standing
+    first_still_s: float = 1.0  # data that begins this still begins with the person standing
     # Orientation (orientation.py)
     max_gap_s: float = 0.75  # a longer gap in the data restarts the orientation filter
     gyro_tau_s: float = 1.0  # complementary filter time constant with a gyroscope
