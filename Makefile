@@ -10,6 +10,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[test,bench]'
+	$(BIN)/python -c 'import smart_dowel.pipeline.jit as j; j.main()'
 	touch $@
 
 demo: $(VENV)/.installed

@@ -14,114 +14,181 @@ import math
 
 import numpy as np
 
+from .jit import kernel
 from .types import CONTACTS, ContactChanged
 
 
+# the state between calls, one float64 array: per pad [on, raw, pending?, pending since, ref]
+P_ON, P_RAW, P_HAS_PEND, P_PEND, P_REF = 0, 1, 2, 3, 4
+(C_STARTED, C_FORCE_SEEN, C_HAS_ALL_OFF, C_ALL_OFF, C_AWAY, C_HAS_T, C_T, C_HAS_FIRST, C_FIRST,
+ C_ON_BACK, C_ARRIVED, C_HAS_TWO, C_TWO) = range(15, 28)
+C_LEN = 28
+
+
+@kernel
+def _contacts(t, fh, fm, ft, on_n, off_n, on_frac, off_frac, c_min, away_s, tau, arrive_s,
+              absent_s, S, on_out, raw_out, away_out, arrived_out, ev_i, ev_k, ev_t, ev_f):
+    """The pads over one batch (see Contacts); S carries the state. Fills the outputs;
+    returns the number of ContactChanged events written to ev_* (on = S's state then)."""
+    n_ev = 0
+    f3 = np.zeros(3)
+    for i in range(len(t)):
+        ti = t[i]
+        f3[0], f3[1], f3[2] = fh[i], fm[i], ft[i]
+        dt = 0.0
+        if S[C_HAS_T] != 0.0:
+            d = ti - S[C_T]
+            dt = d if d > 0.0 else 0.0
+        S[C_HAS_T] = 1.0
+        S[C_T] = ti
+        if S[C_STARTED] == 0.0:
+            S[C_STARTED] = 1.0
+            for k in range(3):
+                b = 5 * k
+                on = f3[k] >= on_n
+                S[b + P_ON] = S[b + P_RAW] = 1.0 if on else 0.0
+                if on:
+                    S[C_FORCE_SEEN] = 1.0
+                    S[b + P_REF] = f3[k]
+        else:
+            al = 1.0 - math.exp(-dt / tau)
+            for k in range(3):
+                b = 5 * k
+                f = f3[k]
+                ref = S[b + P_REF]
+                if S[b + P_RAW] != 0.0:
+                    if f < off_n or f < off_frac * ref:
+                        S[b + P_RAW] = 0.0
+                    else:
+                        S[b + P_REF] = ref + al * (f - ref)
+                elif f >= on_n and f >= on_frac * ref:
+                    S[b + P_RAW] = 1.0
+                    if ref <= 0.0:
+                        S[b + P_REF] = f
+                if S[b + P_RAW] != S[b + P_ON]:
+                    if S[b + P_HAS_PEND] == 0.0:
+                        S[b + P_HAS_PEND] = 1.0
+                        S[b + P_PEND] = ti
+                    if ti - S[b + P_PEND] >= c_min:
+                        S[b + P_ON] = S[b + P_RAW]
+                        ev_i[n_ev], ev_k[n_ev], ev_t[n_ev], ev_f[n_ev] = i, k, S[b + P_PEND], f
+                        n_ev += 1
+                        S[b + P_HAS_PEND] = 0.0
+                        if S[b + P_ON] != 0.0:
+                            S[C_FORCE_SEEN] = 1.0
+                else:
+                    S[b + P_HAS_PEND] = 0.0
+        if S[C_HAS_FIRST] == 0.0:
+            S[C_HAS_FIRST] = 1.0
+            S[C_FIRST] = ti
+        # the dowel is on the back once two pads or more have been on for arrive_s, and
+        # off it once every pad has been off for dowel_away_s
+        n_on = 0
+        for k in range(3):
+            if S[5 * k + P_ON] != 0.0:
+                n_on += 1
+        if n_on >= 2:
+            S[C_HAS_ALL_OFF] = 0.0
+            if S[C_HAS_TWO] == 0.0:
+                S[C_HAS_TWO] = 1.0
+                S[C_TWO] = ti
+            if ti - S[C_TWO] >= arrive_s and S[C_ON_BACK] == 0.0:
+                S[C_ON_BACK] = 1.0
+                S[C_ARRIVED] = ti
+        else:
+            S[C_HAS_TWO] = 0.0
+            if n_on == 0:
+                if S[C_HAS_ALL_OFF] == 0.0:
+                    S[C_HAS_ALL_OFF] = 1.0
+                    S[C_ALL_OFF] = ti
+                if ti - S[C_ALL_OFF] >= away_s:
+                    S[C_ON_BACK] = 0.0
+        if S[C_ON_BACK] != 0.0:
+            S[C_AWAY] = 0.0
+        elif S[C_FORCE_SEEN] != 0.0:
+            S[C_AWAY] = 1.0
+        else:
+            # never touched: a dowel on a table, or pads not connected (after
+            # force_absent_s the rest goes on without contacts)
+            S[C_AWAY] = 1.0 if ti - S[C_FIRST] < absent_s else 0.0
+        for k in range(3):
+            on_out[i, k] = S[5 * k + P_ON] != 0.0
+            raw_out[i, k] = S[5 * k + P_RAW] != 0.0
+        away_out[i] = S[C_AWAY] != 0.0
+        if S[C_ON_BACK] != 0.0:
+            arrived_out[i] = S[C_ARRIVED]
+    return n_ev
+
+
 class Contacts:
+    """update(t, forces) per batch; between batches `on` and `raw` (per pad, bool), `away`,
+    `force_seen` (some pad was ever touched), `on_back`, `arrived_s` (when the dowel last
+    arrived on the back), `last_force` (N) and, per sample of the last batch, `arrived`."""
+
     def __init__(self, config):
         self.cfg = config
-        self.on = [False, False, False]
-        self.raw = [False, False, False]
-        self.pending = [None, None, None]  # when the raw state began to differ from `on`
-        self.ref = [0.0, 0.0, 0.0]  # standing pressure of each pad (N)
-        self.started = False
-        self.force_seen = False  # some pad was ever touched
-        self.all_off_since = None
-        self.away = False
-        self.last_t = None
+        self.state = np.zeros(C_LEN)
         self.last_force = (0.0, 0.0, 0.0)
-        self.t_first = None
-        self.on_back = False
-        self.arrived_s = None  # when the dowel last arrived on the back
-        self.two_on_since = None
+        self.arrived = np.zeros(0)
+
+    def _pads(self, field):
+        return [bool(self.state[5 * k + field]) for k in range(3)]
+
+    @property
+    def on(self):
+        return self._pads(P_ON)
+
+    @property
+    def raw(self):
+        return self._pads(P_RAW)
+
+    @property
+    def ref(self):
+        """The standing pressure of each pad (N)."""
+        return [float(self.state[5 * k + P_REF]) for k in range(3)]
+
+    @property
+    def force_seen(self):
+        return bool(self.state[C_FORCE_SEEN])
+
+    @property
+    def away(self):
+        return bool(self.state[C_AWAY])
+
+    @property
+    def on_back(self):
+        return bool(self.state[C_ON_BACK])
+
+    @property
+    def arrived_s(self):
+        return float(self.state[C_ARRIVED]) if self.on_back else None
 
     def update(self, t, forces):
-        """t: list (s); forces: three lists (N). Returns (events, on (n,3) bool, raw (n,3) bool,
+        """t (s); forces: three sequences (N). Returns (events, on (n,3) bool, raw (n,3) bool,
         away (n,) bool)."""
         cfg = self.cfg
+        t = np.ascontiguousarray(t, dtype=np.float64)
+        FH, FM, FT = (np.ascontiguousarray(f, dtype=np.float64) for f in forces)
         n = len(t)
         on_out = np.zeros((n, 3), dtype=bool)
         raw_out = np.zeros((n, 3), dtype=bool)
         away_out = np.zeros(n, dtype=bool)
         arrived_out = np.full(n, np.nan)
+        ev_i = np.empty(3 * n, dtype=np.int64)
+        ev_k = np.empty(3 * n, dtype=np.int64)
+        ev_t = np.empty(3 * n)
+        ev_f = np.empty(3 * n)
+        n_ev = _contacts(t, FH, FM, FT, float(cfg.contact_on_n), float(cfg.contact_off_n),
+                         float(cfg.contact_on_fraction), float(cfg.contact_off_fraction),
+                         float(cfg.contact_min_s), float(cfg.dowel_away_s),
+                         float(cfg.contact_ref_tau_s), float(cfg.arrive_s),
+                         float(cfg.force_absent_s), self.state, on_out, raw_out, away_out,
+                         arrived_out, ev_i, ev_k, ev_t, ev_f)
         events = []
-        on, raw, pend, ref = self.on, self.raw, self.pending, self.ref
-        on_n, off_n = cfg.contact_on_n, cfg.contact_off_n
-        on_frac, off_frac = cfg.contact_on_fraction, cfg.contact_off_fraction
-        c_min, away_s, tau = cfg.contact_min_s, cfg.dowel_away_s, cfg.contact_ref_tau_s
-        FH, FM, FT = forces
-        exp = math.exp
-        last_t = self.last_t
-        for i in range(n):
-            ti = t[i]
-            f3 = (FH[i], FM[i], FT[i])
-            dt = 0.0 if last_t is None else max(0.0, ti - last_t)
-            last_t = ti
-            if not self.started:
-                self.started = True
-                for k in range(3):
-                    on[k] = raw[k] = f3[k] >= on_n
-                    if on[k]:
-                        self.force_seen = True
-                        ref[k] = f3[k]
-            else:
-                al = 1.0 - exp(-dt / tau)
-                for k in range(3):
-                    f = f3[k]
-                    if raw[k]:
-                        if f < off_n or f < off_frac * ref[k]:
-                            raw[k] = False
-                        else:
-                            ref[k] += al * (f - ref[k])
-                    elif f >= on_n and f >= on_frac * ref[k]:
-                        raw[k] = True
-                        if ref[k] <= 0.0:
-                            ref[k] = f
-                    if raw[k] != on[k]:
-                        if pend[k] is None:
-                            pend[k] = ti
-                        if ti - pend[k] >= c_min:
-                            on[k] = raw[k]
-                            events.append((i, ContactChanged(CONTACTS[k], on[k], pend[k], f)))
-                            pend[k] = None
-                            if on[k]:
-                                self.force_seen = True
-                    else:
-                        pend[k] = None
-            if self.t_first is None:
-                self.t_first = ti
-            # the dowel is on the back once two pads or more have been on for arrive_s, and
-            # off it once every pad has been off for dowel_away_s
-            n_on = on[0] + on[1] + on[2]
-            if n_on >= 2:
-                self.all_off_since = None
-                if self.two_on_since is None:
-                    self.two_on_since = ti
-                if ti - self.two_on_since >= cfg.arrive_s and not self.on_back:
-                    self.on_back = True
-                    self.arrived_s = ti
-            else:
-                self.two_on_since = None
-                if n_on == 0:
-                    if self.all_off_since is None:
-                        self.all_off_since = ti
-                    if ti - self.all_off_since >= away_s:
-                        self.on_back = False
-            if self.on_back:
-                self.away = False
-            elif self.force_seen:
-                self.away = True
-            else:
-                # never touched: a dowel on a table, or pads not connected (after
-                # force_absent_s the rest goes on without contacts)
-                self.away = ti - self.t_first < cfg.force_absent_s
-            on_out[i] = on
-            raw_out[i] = raw
-            away_out[i] = self.away
-            if self.on_back:
-                arrived_out[i] = self.arrived_s
-        self.last_t = last_t
+        for i, k, ts, f in zip(ev_i[:n_ev].tolist(), ev_k[:n_ev].tolist(), ev_t[:n_ev].tolist(),
+                               ev_f[:n_ev].tolist()):
+            events.append((i, ContactChanged(CONTACTS[k], bool(on_out[i, k]), ts, f)))
         if n:
-            self.last_force = (FH[-1], FM[-1], FT[-1])
+            self.last_force = (float(FH[-1]), float(FM[-1]), float(FT[-1]))
         self.arrived = arrived_out
         return events, on_out, raw_out, away_out
