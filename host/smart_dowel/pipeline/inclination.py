@@ -17,6 +17,8 @@ import math
 
 import numpy as np
 
+from .jit import kernel
+
 RAD = 180.0 / math.pi
 TICK_S = 0.1  # the plane is learnt from gravity's turn over this much data time
 PLANE_UPDATE_TICKS = 5  # the axis is re-estimated every 0.5 s of data
@@ -27,23 +29,105 @@ HANDLED_SETTLE_S = 1.0  # ... for this long after the dowel was away: on the bac
 PLANE_MIN_TURN = (6.0 / RAD) ** 2  # more than a person's sway: a real movement  # rad^2 of turn before the plane is known
 
 
+# the tick loop's state between calls: the scatter matrix (xx xy xz yy yz zz), the last
+# tick's gravity and time, ticks taken; handling (back from off the back, not yet held still)
+# and the gravity it has stayed near since when
+T_M, T_HAS_V, T_V, T_T, T_TICKS, T_HANDLING, T_HAS_CALM, T_CALM, T_CALM_T = (
+    0, 6, 7, 10, 11, 12, 13, 14, 17)
+T_LEN = 18
+
+
+@kernel
+def _ticks(G, TK, AW, j0, has_axis, settle_after_away, S, due_j, due_m):
+    """The ticks from j0 on (gravity G at times TK, AW: off the back): the turns' scatter
+    matrix, forgetting with PLANE_TAU_S. Writes (tick, matrix) where the axis is due to be
+    re-estimated; returns (ticks done, due points written, -1 or the tick where the dowel,
+    handled, has been held still again with no axis known). Without an axis it returns at
+    the first due point or such tick: what follows is the caller's to say."""
+    nd = 0
+    M = S
+    for j in range(j0, len(TK)):
+        v0, v1, v2 = G[j, 0], G[j, 1], G[j, 2]
+        if v0 != v0:
+            continue
+        if AW[j]:
+            # off the back (on a table, being handled): not the plane of the hinge
+            S[T_HAS_V] = 0.0
+            S[T_HANDLING] = 1.0 if settle_after_away else 0.0
+            S[T_HAS_CALM] = 0.0
+            continue
+        if S[T_HANDLING] != 0.0:
+            # picked up and brought to the back: that turn is not the hinge's either,
+            # until the dowel has been held still (within a few degrees) for a moment
+            settled = False
+            if S[T_HAS_CALM] == 0.0 or \
+                    S[T_CALM] * v0 + S[T_CALM + 1] * v1 + S[T_CALM + 2] * v2 < HANDLED_COS:
+                S[T_HAS_CALM] = 1.0
+                S[T_CALM], S[T_CALM + 1], S[T_CALM + 2] = v0, v1, v2
+                S[T_CALM_T] = TK[j]
+            elif TK[j] - S[T_CALM_T] >= HANDLED_SETTLE_S:
+                S[T_HANDLING] = 0.0
+                settled = True
+            S[T_HAS_V] = 1.0
+            S[T_V], S[T_V + 1], S[T_V + 2] = v0, v1, v2
+            S[T_T] = TK[j]
+            if settled and not has_axis:
+                return j + 1, nd, j
+            continue
+        if S[T_HAS_V] != 0.0:
+            # the turn since the last tick, as a rotation vector (cross product)
+            t0, t1, t2 = S[T_V], S[T_V + 1], S[T_V + 2]
+            d0 = t1 * v2 - t2 * v1
+            d1 = t2 * v0 - t0 * v2
+            d2 = t0 * v1 - t1 * v0
+            dt = TK[j] - S[T_T]
+            if 0.0 > dt:  # (as max(dt, 0.0))
+                dt = 0.0
+            f = math.exp(-dt / PLANE_TAU_S)
+            M[0] = M[0] * f + d0 * d0
+            M[1] = M[1] * f + d0 * d1
+            M[2] = M[2] * f + d0 * d2
+            M[3] = M[3] * f + d1 * d1
+            M[4] = M[4] * f + d1 * d2
+            M[5] = M[5] * f + d2 * d2
+        S[T_HAS_V] = 1.0
+        S[T_V], S[T_V + 1], S[T_V + 2] = v0, v1, v2
+        S[T_T] = TK[j]
+        S[T_TICKS] += 1.0
+        trace = M[0] + M[3] + M[5]
+        # every tick until the plane has settled, then every PLANE_UPDATE_TICKS
+        due = (not has_axis or trace < PLANE_SETTLED_TURN
+               or int(S[T_TICKS]) % PLANE_UPDATE_TICKS == 0)
+        if due and trace >= PLANE_MIN_TURN:
+            due_j[nd] = j
+            due_m[nd, 0, 0], due_m[nd, 0, 1], due_m[nd, 0, 2] = M[0], M[1], M[2]
+            due_m[nd, 1, 0], due_m[nd, 1, 1], due_m[nd, 1, 2] = M[1], M[3], M[4]
+            due_m[nd, 2, 0], due_m[nd, 2, 1], due_m[nd, 2, 2] = M[2], M[4], M[5]
+            nd += 1
+            if not has_axis:
+                return j + 1, nd, -1
+    return len(TK), nd, -1
+
+
+def _cross(a, b):
+    """np.cross of two 3-vectors, the same arithmetic without its overhead."""
+    a0, a1, a2 = a.tolist()
+    b0, b1, b2 = b.tolist()
+    return np.array((a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0))
+
+
 class Inclination:
     """update(t, g, away) -> (theta (deg, NaN where g is missing), signed (bool): the plane
     was known; before it, theta is the unsigned angle from the first reading on the back)."""
 
     def __init__(self):
-        self.M = [0.0] * 6  # the turns' scatter matrix: xx xy xz yy yz zz
+        self.tick_state = np.zeros(T_LEN)  # the turns' scatter matrix, the last tick, ticks
         self.axis = None  # unit normal of the plane of motion (sensor frame)
         self.ref = None  # reference gravity direction: theta = 0
         self.e1 = self.e2 = None
         self.tick = None  # index of the last tick taken
-        self.tick_v = None
-        self.tick_t = None
-        self.ticks = 0
         self.last_theta = None
         self.segments = []
-        self.handling = False  # back from off the back (a table), not yet held still
-        self.calm_t = None  # (gravity, since when) it has stayed within 4 degrees, while handling
 
     def angle_of(self, g):
         """theta (deg) of one gravity vector, or None when it cannot be placed yet."""
@@ -75,14 +159,19 @@ class Inclination:
             if r is None:
                 continue
             r = r - (r @ axis) * axis
-            nr = np.linalg.norm(r)
+            nr = math.sqrt(r.dot(r))  # np.linalg.norm's own arithmetic
             if nr >= 0.2:
                 break
         else:
             return
         self.axis = axis
         self.e1 = r / nr
-        self.e2 = np.cross(axis, self.e1)
+        self.e2 = _cross(axis, self.e1)
+
+    @property
+    def handling(self):
+        """Back from off the back (a table), not yet held still."""
+        return bool(self.tick_state[T_HANDLING])
 
     def update(self, t, g, away=None, g_plane=None, settle_after_away=False):
         """settle_after_away: after an away spell (a table, no pads to say when it is back on
@@ -113,58 +202,32 @@ class Inclination:
         seg_axis = [(self.e1, self.e2)]
         refs = [(0, self.ref)]  # the reference in force from each index (it moves after a table)
         gp = g if g_plane is None else g_plane
-        M = self.M
-        G = gp[starts].tolist()
-        TK = t[starts].tolist()
-        AW = [False] * len(starts) if away is None else np.asarray(away, dtype=bool)[starts].tolist()
-        tv, tt = self.tick_v, self.tick_t
-        for j, k in enumerate(starts.tolist()):
-            v = G[j]
-            if v[0] != v[0]:
+        G = np.ascontiguousarray(gp[starts], dtype=np.float64)
+        TK = np.ascontiguousarray(t[starts], dtype=np.float64)
+        AW = np.zeros(len(starts), dtype=np.bool_) if away is None else \
+            np.ascontiguousarray(np.asarray(away, dtype=bool)[starts])
+        due_j = np.empty(len(starts), dtype=np.int64)
+        due_m = np.empty((len(starts), 3, 3))
+        j = 0
+        while j < len(starts):
+            j, nd, calm = _ticks(G, TK, AW, j, self.axis is not None, bool(settle_after_away),
+                                 self.tick_state, due_j, due_m)
+            if calm >= 0:
+                k = int(starts[calm])
+                if self.axis is None and np.isfinite(g[k, 0]):
+                    # no plane yet: the angle is measured from here, on the back, not from
+                    # where the dowel lay
+                    self.ref = g[k].copy()
+                    refs.append((k, self.ref))
+            if not nd:
                 continue
-            if AW[j]:
-                # off the back (on a table, being handled): not the plane of the hinge
-                tv = None
-                self.handling, self.calm_t = settle_after_away, None
-                continue
-            if self.handling:
-                # picked up and brought to the back: that turn is not the hinge's either,
-                # until the dowel has been held still (within a few degrees) for a moment
-                a = self.calm_t
-                if a is None or a[0][0] * v[0] + a[0][1] * v[1] + a[0][2] * v[2] < HANDLED_COS:
-                    self.calm_t = (v, TK[j])
-                elif TK[j] - a[1] >= HANDLED_SETTLE_S:
-                    self.handling = False
-                    if self.axis is None and np.isfinite(g[k, 0]):
-                        # no plane yet: the angle is measured from here, on the back, not
-                        # from where the dowel lay
-                        self.ref = g[k].copy()
-                        refs.append((k, self.ref))
-                tv, tt = v, TK[j]
-                continue
-            if tv is not None:
-                # the turn since the last tick, as a rotation vector (cross product)
-                d0 = tv[1] * v[2] - tv[2] * v[1]
-                d1 = tv[2] * v[0] - tv[0] * v[2]
-                d2 = tv[0] * v[1] - tv[1] * v[0]
-                f = math.exp(-max(TK[j] - tt, 0.0) / PLANE_TAU_S)
-                M[0] = M[0] * f + d0 * d0
-                M[1] = M[1] * f + d0 * d1
-                M[2] = M[2] * f + d0 * d2
-                M[3] = M[3] * f + d1 * d1
-                M[4] = M[4] * f + d1 * d2
-                M[5] = M[5] * f + d2 * d2
-            tv, tt = v, TK[j]
-            self.ticks += 1
-            trace = M[0] + M[3] + M[5]
-            # every tick until the plane has settled, then every PLANE_UPDATE_TICKS
-            due = (self.axis is None or trace < PLANE_SETTLED_TURN
-                   or self.ticks % PLANE_UPDATE_TICKS == 0)
-            if due and trace >= PLANE_MIN_TURN:
-                w, V = np.linalg.eigh(np.array([[M[0], M[1], M[2]], [M[1], M[3], M[4]],
-                                                [M[2], M[4], M[5]]]))
+            # the axis: the principal direction of the turns (one LAPACK call per matrix,
+            # all of them at once)
+            V = np.linalg.eigh(due_m[:nd])[1]
+            for jd, Vd in zip(due_j[:nd].tolist(), V):
+                k = int(starts[jd])
                 before = self.e1
-                axis = V[:, -1]
+                axis = Vd[:, -1]
                 if self.axis is None and self.ref is not None:
                     # the first plane: its sign makes the movement so far positive, as the
                     # unsigned angle before it read
@@ -174,7 +237,6 @@ class Inclination:
                 if self.e1 is not before:
                     seg_from.append(k)
                     seg_axis.append((self.e1, self.e2))
-        self.tick_v, self.tick_t = tv, tt
         self.tick = int(ticks[-1])
         seg_from.append(n)
         self.segments = [(seg_from[j], seg_from[j + 1], e1, e2) for j, (e1, e2) in enumerate(seg_axis)]
