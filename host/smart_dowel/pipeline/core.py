@@ -543,11 +543,11 @@ class Pipeline:
         Returns (sides int8 array, theta of the upright per sample, NaN where unknown)."""
         cfg = self.config
         n = len(T)
-        up_theta = np.full(n, np.nan)
+        ups = []  # (from index, upright) as it changes; up_theta computed from it at the end
         arrived = self.contacts.arrived.tolist() if self._has_force else [math.nan] * n
-        GA = g_acc.tolist()
+        GAX, GAY, GAZ = (g_acc[:, k].tolist() for k in range(3))  # (columns: 6x faster than rows)
         if self.calibration.upright is not None:
-            up_theta[:] = self.inclination.angles_of(self.calibration.upright, theta)
+            ups.append((0, self.calibration.upright))
         request = self._upright_request
         auto = cfg.auto_upright and self._has_force
         # still, every pad on, on the back: a candidate moment for the upright (vectorised;
@@ -587,9 +587,9 @@ class Pipeline:
         sides = [0] * n
         for i in range(n):
             x = TH[i]
-            if request and GA[i][0] == GA[i][0]:
-                self._set_upright(GA[i], T[i], False, events)
-                up_theta[i:] = self.inclination.angles_of(self.calibration.upright, theta, i)[i:]
+            if request and GAX[i] == GAX[i]:
+                self._set_upright((GAX[i], GAY[i], GAZ[i]), T[i], False, events)
+                ups.append((i, self.calibration.upright))
                 request = False
             done_here = done.get(i)
             if done_here:
@@ -660,7 +660,8 @@ class Pipeline:
                         if peak > peaks[sg]:
                             peaks[sg] = peak
                 if peaks[1] > -math.inf or peaks[-1] > -math.inf:
-                    pos, neg = max(0.0, peaks[1] - home), max(0.0, peaks[-1] + home)
+                    pos, neg = peaks[1] - home, peaks[-1] + home  # each at least 0 (as max(0.0, x))
+                    pos, neg = (pos if pos > 0.0 else 0.0), (neg if neg > 0.0 else 0.0)
                 else:
                     pos, neg = hi - home, home - lo
                 if side > 0 and neg > ratio * pos and neg >= min_rise:
@@ -671,7 +672,7 @@ class Pipeline:
             # --- the upright ---
             if not CAND[i]:
                 if self._refining and valid[i]:
-                    self._finish_refining(T[i], theta, i, up_theta, events)
+                    self._finish_refining(T[i], i, ups, events)
                 self._still_since = None
                 continue
             first = self.calibration.upright is None or self._refining
@@ -683,7 +684,7 @@ class Pipeline:
             else:
                 still = signed[i] and standing[side][i] and reps[side] >= 2
             if self._refining and (not still or T[i] - self._still_since >= cfg.upright_refine_s):
-                self._finish_refining(T[i], theta, i, up_theta, events)
+                self._finish_refining(T[i], i, ups, events)
                 continue
             if not still:
                 self._still_since = None
@@ -691,10 +692,10 @@ class Pipeline:
             if self._still_since is None:
                 self._still_since = T[i]
                 self._still_g = (0.0, 0.0, 0.0)
-            ga = GA[i]
-            if ga[0] == ga[0]:
+            gax = GAX[i]
+            if gax == gax:
                 sg = self._still_g
-                self._still_g = (sg[0] + ga[0], sg[1] + ga[1], sg[2] + ga[2])
+                self._still_g = (sg[0] + gax, sg[1] + GAY[i], sg[2] + GAZ[i])
             if self._refining:
                 continue
             arr = arrived[i]
@@ -702,26 +703,26 @@ class Pipeline:
             if self.calibration.upright is None and settled and \
                     T[i] - self._still_since >= cfg.upright_still_s:
                 self._set_upright(self._still_g, T[i], True, events)
-                up_theta[i + 1:] = self.inclination.angles_of(self.calibration.upright, theta, i + 1)[i + 1:]
+                ups.append((i + 1, self.calibration.upright))
                 self._refining = True
             elif not first and T[i] - self._still_since >= cfg.upright_refresh_s:
                 self._still_since = None
                 if self._moved(self.calibration.upright, self._still_g):
                     self._set_upright(self._still_g, T[i], True, events)
-                    up_theta[i + 1:] = self.inclination.angles_of(self.calibration.upright, theta, i + 1)[i + 1:]
+                    ups.append((i + 1, self.calibration.upright))
         self._upright_request = request
         self._home, self.side, self._hi, self._lo = home, self.side, hi, lo
         self._prev_x, self._prev_xt, self._bout = px, pxt, bout
         self._opening, self._joined = opening, joined
         self._idle_anchor, self._idle_since, self._idle_sum, self._idle_n = anchor, since, isum, inum
-        return np.array(sides, dtype=np.int8), up_theta
+        return np.array(sides, dtype=np.int8), self.inclination.angles_from(ups, theta)
 
-    def _finish_refining(self, t, theta, i, up_theta, events):
+    def _finish_refining(self, t, i, ups, events):
         """The first pose, averaged over the whole still spell it was taken in."""
         self._refining = False
         self._still_since = None
         self._set_upright(self._still_g, t, True, events)
-        up_theta[i:] = self.inclination.angles_of(self.calibration.upright, theta, i)[i:]
+        ups.append((i, self.calibration.upright))
 
     def _moved(self, old, g):
         """Whether gravity g is further than upright_moved_deg from the upright `old`."""

@@ -13,6 +13,7 @@ where the person stands); this stage only supplies theta and, for a known uprigh
 angle in the same plane.
 """
 
+import bisect
 import math
 
 import numpy as np
@@ -127,7 +128,8 @@ class Inclination:
         self.e1 = self.e2 = None
         self.tick = None  # index of the last tick taken
         self.last_theta = None
-        self.segments = []
+        self.segments = []  # (from, to, e1, e2): the plane in force over the last update()
+        self._seg_hi = []
 
     def angle_of(self, g):
         """theta (deg) of one gravity vector, or None when it cannot be placed yet."""
@@ -139,16 +141,41 @@ class Inclination:
     def angles_of(self, vec, theta, lo_index=0):
         """theta (deg) of a fixed direction (the upright) per sample of the last update(), in
         the plane in force at each sample, taken on the turn nearest to that sample's theta;
-        NaN where no plane was known."""
+        NaN where no plane was known (and before lo_index)."""
         out = np.full(len(theta), np.nan)
+        self._fill_angles(out, vec, theta, lo_index, len(theta))
+        return out
+
+    def angles_from(self, changes, theta):
+        """angles_of() per sample for a direction that changes: changes lists (from index,
+        direction) in the order they were made, each in force from its index to the end of
+        the batch until a later one; NaN before the first. The same values as writing
+        angles_of(direction, theta, i)[i:] for each in turn, computed once per sample."""
+        out = np.full(len(theta), np.nan)
+        covered = len(theta)  # samples from here on are a later change's
+        for lo, vec in reversed(changes):
+            if lo < covered:
+                self._fill_angles(out, vec, theta, lo, covered)
+                covered = lo
+        return out
+
+    def _fill_angles(self, out, vec, theta, lo_index, hi_index):
+        """out[lo_index:hi_index] = angles_of(vec, theta, lo_index)[lo_index:hi_index]."""
         vec = np.asarray(vec, dtype=float)
-        for lo, hi, e1, e2 in self.segments:
-            lo = max(lo, lo_index)
+        segs = self.segments
+        k = bisect.bisect_right(self._seg_hi, lo_index)  # the first segment ending after lo_index
+        for lo, hi, e1, e2 in segs[k:]:
+            if lo >= hi_index:
+                break
+            lo = lo if lo > lo_index else lo_index
+            hi = hi if hi < hi_index else hi_index
             if e1 is not None and hi > lo:
                 out[lo:hi] = math.atan2(vec @ e2, vec @ e1) * RAD
         # theta is continuous through +-180: put the upright on the same turn
-        ref = np.where(np.isfinite(theta), theta, self.last_theta if self.last_theta is not None else 0.0)
-        return out + 360.0 * np.round((ref - out) / 360.0)
+        o = out[lo_index:hi_index]
+        th = theta[lo_index:hi_index]
+        ref = np.where(np.isfinite(th), th, self.last_theta if self.last_theta is not None else 0.0)
+        out[lo_index:hi_index] = o + 360.0 * np.round((ref - o) / 360.0)
 
     def _set_axis(self, axis, g_now):
         if self.axis is not None and axis @ self.axis < 0.0:
@@ -240,6 +267,7 @@ class Inclination:
         self.tick = int(ticks[-1])
         seg_from.append(n)
         self.segments = [(seg_from[j], seg_from[j + 1], e1, e2) for j, (e1, e2) in enumerate(seg_axis)]
+        self._seg_hi = seg_from[1:]
         for j, (e1, e2) in enumerate(seg_axis):
             lo, hi = seg_from[j], seg_from[j + 1]
             if lo >= hi:
