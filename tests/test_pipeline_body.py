@@ -125,3 +125,16 @@ def test_putting_the_dowel_down_between_sets_is_not_a_rep_without_pad_data(seed)
     body = make_body("mixed", seed=seed)
     d = {k: v for k, v in body.render(100).items() if k not in ("head_n", "midback_n", "tailbone_n")}
     assert analyze(Samples.from_arrays(d)).rep_count == len(body.truth["reps"])
+
+
+@pytest.mark.parametrize("at_s", (1.23, 1.5, 2.0, 2.6))
+def test_a_repeated_sample_while_the_upright_is_taken_does_not_break_the_analysis(at_s):
+    """A sender that repeats one sample (sample-and-hold, a USB burst) while the first upright
+    pose is being averaged: missing data, no crash (`dowel analyze` of an export of a session
+    printed a traceback)."""
+    body = make_body("good", seed=1)
+    d = {k: np.array(v) for k, v in body.render(100).items()}
+    k = int(np.searchsorted(d["t"], at_s))
+    for key in ("ax_g", "ay_g", "az_g", "gx_dps", "gy_dps", "gz_dps", "head_n", "midback_n", "tailbone_n"):
+        d[key][k] = d[key][k - 1]
+    assert analyze(Samples.from_arrays(d)).rep_count == len(body.truth["reps"])

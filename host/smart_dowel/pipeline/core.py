@@ -683,7 +683,8 @@ class Pipeline:
                 still = not signed[i] or (standing[side][i] and standing[-side][i])
             else:
                 still = signed[i] and standing[side][i] and reps[side] >= 2
-            if self._refining and (not still or T[i] - self._still_since >= cfg.upright_refine_s):
+            if self._refining and (not still or self._still_since is None
+                                   or T[i] - self._still_since >= cfg.upright_refine_s):
                 self._finish_refining(T[i], i, ups, events)
                 continue
             if not still:
