@@ -8,12 +8,16 @@ frames, over 10^6 of them (bit flips, dropped bytes, inserted garbage, bursts, w
 lost), and into the host's StreamDecoder in 4 KiB reads. Every frame the host accepts is
 checked against the frame that was sent, and the frames lost are compared with what the host
 counted: lost from sequence gaps, or rejected with a trustworthy header, each once; those lost
-right at a restart, which no receiver can count, as unknown.
+right at a restart, which no receiver can count, as unknown. The frames are protocol 1.2's,
+with the CRC-32 check: the corrupted frames whose CRC-16 still matched (refused by the check
+alone) are counted, and of them those a receiver trusting the CRC-16 alone would have
+accepted as a well-formed message.
 
 Part 2, link (real ptys): see link_faults() -- the simulated dowel on one pty, a proxy on a
 second pty that the host's SerialLink opens; the proxy stalls, corrupts, unplugs and replugs.
 
-    python bench/faults_bench.py [--frames N]      (about a minute)
+    python bench/faults_bench.py [--frames N] [--seeds 7,8,9] [--no-link]
+        (about a minute per seed, plus 40 s for the link part)
 """
 
 import argparse
@@ -150,14 +154,19 @@ def check(frames, seqs, restarts, wire):
     one accepted, in the same boot or the next): anything else is a corrupted frame accepted.
     The frames lost across a restart cannot be counted by any receiver (the sequence starts
     again); they are reported apart, and the host must count them as unknown, not as lost."""
-    d = P.StreamDecoder()
+    d = P.StreamDecoder(report_errors=True)
     accepted_ok = 0
     corrupted = 0
+    crc16_alone = 0  # frames refused by the check alone that a CRC-16 receiver would accept
     last = -1
     n = len(frames)
     lost_at_restarts = 0
     for i in range(0, len(wire), CHUNK):
         for m in d.feed(wire[i : i + CHUNK]):
+            if isinstance(m, P.ProtocolError):
+                if isinstance(m, P.CheckError) and _crc16_accepts(m.body):
+                    crc16_alone += 1
+                continue
             found = None
             nxt = last + 1
             nxt_restart = next((r for r in restarts if r >= nxt), n)
@@ -187,8 +196,18 @@ def check(frames, seqs, restarts, wire):
         # trusted (good CRC) but not its payload or type, each counted once
         "host_counted_lost": c["lost_frames"] + c["bad_payload"] + c["unknown_type"],
         "rejected": d.rejected(),
+        "crc16_alone_accepts": crc16_alone,
         "counters": c,
     }
+
+
+def _crc16_accepts(body):
+    """Would a receiver that trusts the CRC-16 alone (no check) have taken this frame?"""
+    try:
+        P.unpack_body(body, check=False)
+    except P.ProtocolError:
+        return False
+    return True
 
 
 def _frame_of(m):
@@ -205,9 +224,9 @@ _WRITER = P.SampleWriter()
 _IMU = array.array("h", [0] * 6)
 
 
-def volume(n_frames=N_FRAMES, fault_rate=FAULT_RATE, seed=7):
+def volume(n_frames=N_FRAMES, fault_rate=FAULT_RATE, seed=7, clean=None):
     t0 = time.perf_counter()
-    frames, seqs, restarts = clean_frames(n_frames)
+    frames, seqs, restarts = clean if clean is not None else clean_frames(n_frames)
     t_gen = time.perf_counter() - t0
     inj = Injector(seed, fault_rate)
     wire = inj.run(frames)
@@ -230,18 +249,44 @@ def volume(n_frames=N_FRAMES, fault_rate=FAULT_RATE, seed=7):
         "restarts_seen": c["restarts"],
         "sequence_breaks_of_unknown_loss": c["unknown_loss"],
         "frames_rejected": res["rejected"],
-        # corrupted frames that still had valid COBS and a possible length, rejected by the CRC
-        # (a CRC-16 lets about one in 65,536 of those through that also have the right length)
+        # corrupted frames that still had valid COBS and a possible length, rejected by a CRC
         "crc_errors": c["crc_errors"],
+        # ... of them, those whose CRC-16 matched all the same, refused by the CRC-32 check
+        "crc16_passed_check_refused": c["check_errors"],
+        # ... and of those, the ones a CRC-16 receiver would have accepted as a message
+        "crc16_alone_would_accept": res["crc16_alone_accepts"],
+        "frames_without_check_refused": c["downgraded"],
+        "seed": seed,
         "generate_s": round(t_gen, 1),
         "decode_s": round(t_dec, 1),
     }
 
 
-def run(n_frames=N_FRAMES):
-    out = volume(n_frames)
-    if n_frames == N_FRAMES and out["fault_frames_injected"] < 1_000_000:
-        raise AssertionError("fewer than 10^6 faulty frames: %d" % out["fault_frames_injected"])
+SUMMED = ("fault_frames_total", "fault_frames_injected", "corrupted_frames_accepted",
+          "frames_lost", "frames_lost_counted", "frames_lost_at_restarts_unknown",
+          "lost_frames_miscounted", "restarts", "restarts_seen", "crc_errors",
+          "crc16_passed_check_refused", "crc16_alone_would_accept")
+
+
+def run(n_frames=N_FRAMES, seeds=(7,), link=True, report=None):
+    """The volume part for each seed (the same clean stream, other faults), the totals over
+    the seeds, then the link part once."""
+    clean = clean_frames(n_frames)
+    per_seed = []
+    for seed in seeds:
+        r = volume(n_frames, seed=seed, clean=clean)
+        if n_frames == N_FRAMES and r["fault_frames_injected"] < 1_000_000:
+            raise AssertionError("fewer than 10^6 faulty frames: %d" % r["fault_frames_injected"])
+        per_seed.append(r)
+        if report is not None:
+            report(r)
+    out = dict(per_seed[0])
+    if len(per_seed) > 1:
+        out["seeds"] = list(seeds)
+        for k in SUMMED:
+            out["all_seeds_" + k] = sum(r[k] for r in per_seed)
+    if not link:
+        return out
     try:
         from bench.link_faults import link_faults
     except ImportError:
@@ -253,6 +298,19 @@ def run(n_frames=N_FRAMES):
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()
     ap.add_argument("--frames", type=int, default=N_FRAMES)
+    ap.add_argument("--seeds", default="7", help="comma-separated injector seeds (default 7)")
+    ap.add_argument("--no-link", action="store_true", help="skip the part through real ptys")
     a = ap.parse_args()
-    for k, v in run(a.frames).items():
-        print("%-28s %s" % (k, v))
+    seeds = tuple(int(x) for x in a.seeds.split(","))
+
+    def show(r):
+        print("seed %d: %d frames, %d corrupted, %d corrupted accepted, %d refused by the "
+              "check alone (CRC-16 passed; %d of them a CRC-16 receiver would accept), %d "
+              "losses miscounted" % (
+                  r["seed"], r["fault_frames_total"], r["fault_frames_injected"],
+                  r["corrupted_frames_accepted"], r["crc16_passed_check_refused"],
+                  r["crc16_alone_would_accept"], r["lost_frames_miscounted"]), flush=True)
+
+    for k, v in run(a.frames, seeds, link=not a.no_link,
+                    report=show if len(seeds) > 1 else None).items():
+        print("%-36s %s" % (k, v))

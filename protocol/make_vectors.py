@@ -30,6 +30,13 @@ COMPAT_VECTORS = [
      (61000, 6100, 2, 0, 1, 0, 100, p.STATUS_STREAMING | p.STATUS_IMU_PRESENT, 0)),
     ("sample_v1_0", p.SAMPLE, 1, 0x10,
      (1234567, 8000, 21000, 15000, 12, -5, 998, 15, -3, 120, 0)),
+    # 1.1: the fields of 1.2, without the check
+    ("sample_v1_1", p.SAMPLE, 1, 0x11,
+     (1234567, 8000, 21000, 15000, 12, -5, 998, 15, -3, 120, 0)),
+    ("status_v1_1", p.STATUS, 300, 0x11,
+     (61000, 6100, 2, 0, 1, 0, 100, p.STATUS_STREAMING | p.STATUS_IMU_PRESENT, 0,
+      BOOT_ID, 1840, 2650)),
+    ("text_v1_1", p.TEXT, 12, 0x11, (p.LEVEL_ERROR, "IMU read failed: [Errno 5] EIO")),
 ]
 
 MESSAGE_VECTORS = [
@@ -117,6 +124,11 @@ def build():
         "protocol": "smart-dowel wire protocol v%d.%d" % (p.PROTOCOL_MAJOR, p.PROTOCOL_MINOR),
         "crc": p.crc.CRC_NAME,
         "crc_check": {"input_ascii": "123456789", "value": "0x29B1"},
+        "check": p.crc.CHECK_NAME,
+        "check_check": {"input_ascii": "123456789", "value": "0xCBF43926"},
+        "check_notes": "from minor version 2 on, the last 4 bytes of every payload are the "
+                       "check: the CRC-32 of the body before them, little-endian; the CRC-16 "
+                       "follows and covers the check too",
         "notes": "fields of type 8s are hex strings; frame_hex is the complete on-wire "
                  "frame, COBS-encoded body plus the trailing 00 delimiter",
         "vectors": vectors,

@@ -22,7 +22,7 @@ import tty
 
 import dowel_protocol as P
 from dowel_protocol import cobs
-from dowel_protocol.crc import crc16
+from dowel_protocol.crc import crc16, crc32_into
 
 BOARD_ID = bytes.fromhex("e6614103e7452d2f")
 STATUS_EVERY_S = 1.0
@@ -179,9 +179,15 @@ class FakeDowel:
             values = tuple(values)[:_older_count(msg_type)]  # an older minor's payload
         body = P.pack_body(msg_type, self.seq, values, self.protocol)
         if self.malformed is True or (self.malformed == "samples" and msg_type == P.SAMPLE):
-            body = body[:-2] + b"\x5a\xa5"
+            # two bytes appended to the fields, by a device of the same minor version: a good
+            # CRC (and check, from 1.2 on) over a payload one length too long
+            check = P.has_check(self.protocol)
+            body = bytearray(body[:-6] if check else body[:-2]) + b"\x5a\xa5"
+            if check:
+                body += bytes(4)
+                crc32_into(body, len(body) - 4)
             c = crc16(body)
-            body += bytes((c & 0xFF, c >> 8))
+            body = bytes(body) + bytes((c & 0xFF, c >> 8))
         return cobs.encode(body) + b"\x00"
 
     def _send(self, msg_type, values=()):

@@ -42,7 +42,9 @@ def test_the_simulated_dowel_passes_every_rule(runtime):
     assert len(passed) >= 40
     sections = {ln.split()[1] for ln in passed}
     assert {"§1", "§3", "§4", "§5.1", "§5.2", "§6", "§7", "§8", "§9.1", "§10"} <= sections
-    assert "protocol 1.1" in r.stdout
+    assert "protocol 1.2" in r.stdout
+    assert any("CRC-32 check" in ln for ln in passed)
+    assert any("check under a good crc16" in ln for ln in passed)
     assert any("boot id is a new one" in ln for ln in passed)  # RESET, on both runtimes
 
 

@@ -67,7 +67,7 @@ def test_firmware_build_layout_and_the_compiled_firmware_runs(tmp_path):
     )
     proc = run_micropython(["-c", script])
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.split() == ["5", str(5 * 31)]
+    assert proc.stdout.split() == ["5", str(5 * 35)]  # 35-byte 1.2 SAMPLE frames
 
 
 def test_firmware_flash_names_the_port_when_no_board_answers(tmp_path):

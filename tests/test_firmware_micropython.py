@@ -40,7 +40,7 @@ def test_real_board_module_on_rp2_stand_ins_under_micropython():
 
 
 def test_usb_output_never_blocks_on_a_host_that_stops_draining_under_micropython():
-    assert run_micropython_tests("test_firmware_usb") == 6
+    assert run_micropython_tests("test_firmware_usb") == 7
 
 
 def test_usb_output_never_blocks_on_a_host_that_stops_draining_under_cpython():

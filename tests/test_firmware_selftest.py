@@ -60,7 +60,7 @@ def test_selftest_passes_on_the_simulated_dowel_with_each_pad_pressed_when_asked
                      + ["rate 600 Hz refused", "IMU present", "IMU tilt",
                         "pad head", "pad mid-back", "pad tailbone"]), text
     passed = dict(results)
-    assert passed["handshake"] and "protocol 1.1" in text, text
+    assert passed["handshake"] and "protocol 1.2" in text, text
     # the simulator shares this process's CPU with the test (its busy time shows it): each rate
     # line reports the firmware's busy time; whether it passes is rate_verdict's, tested below
     for r in RATES_HZ:

@@ -65,4 +65,4 @@ def test_a_1_0_dowel_that_restarts_is_started_again_and_the_gap_marked(sim_1_0, 
     assert session["lost_frames"] == 0
     assert (t[1:] > t[:-1]).all()
     assert [n for n in screen.notices() if "restarted" in n.text]
-    assert P.PROTOCOL_VERSION == 0x11  # the host speaks 1.1 all along
+    assert P.PROTOCOL_VERSION == 0x12  # the host speaks 1.2 all along (its check unread by 1.0)

@@ -343,7 +343,7 @@ def test_8_a_signal_ends_dowel_record_with_stop_sent_and_the_session_closed(sig,
 # 9 ------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("protocol", [0x11, 0x10])
+@pytest.mark.parametrize("protocol", [0x12, 0x11, 0x10])
 def test_9_a_restart_after_the_seq_passed_32768_is_a_restart_not_lost_frames(protocol, data_dir):
     dev = FakeDowel(rate_hz=100, seq=40000, protocol=protocol)
     try:
@@ -358,7 +358,7 @@ def test_9_a_restart_after_the_seq_passed_32768_is_a_restart_not_lost_frames(pro
     assert session["lost_frames"] == 0  # not 25,386
     (gap,) = session["gaps"]
     assert gap["cause"] == "restarted" and gap["lost_frames"] is None
-    if protocol == 0x11:
+    if protocol >= 0x11:
         assert "boot id" in gap["reason"]
     assert np.all(np.diff(t) > 0)
 

@@ -1,4 +1,4 @@
-"""The dowel's main loop: a drift-free fixed-rate sampler streaming protocol v1, and the host's
+"""The dowel's main loop: a drift-free fixed-rate sampler streaming protocol 1.2, and the host's
 commands. It talks to hardware only through a board object (see board.py for the interface), so
 the same code runs on the Pico, in the simulated dowel on CPython, and against test fakes.
 
@@ -14,11 +14,12 @@ from os import urandom  # rp2: bits from the ring oscillator; also on CPython an
 
 from dowel_protocol.cobs import decode as cobs_decode
 from dowel_protocol.cobs import encode_into as cobs_encode_into
-from dowel_protocol.crc import crc16_buf
+from dowel_protocol.crc import CHECK_LEN, crc16_buf, crc32_into
 from dowel_protocol.errors import ProtocolError, UnknownTypeError, VersionError
 from dowel_protocol.messages import (
     ACK,
     APPENDED,
+    CHECK_SINCE_MINOR,
     CMD_GET_INFO,
     CMD_GET_STATUS,
     CMD_PING,
@@ -82,7 +83,7 @@ from .config import (
 MAX_SLEEP_US = const(5000)
 # Sleep per poll() while idle.
 IDLE_SLEEP_US = const(1000)
-# Bytes read from the host per poll(); a command frame is at most 10 bytes on the wire.
+# Bytes read from the host per poll(); a command frame is at most 14 bytes on the wire.
 RX_CHUNK = const(64)
 
 # IMU states
@@ -106,14 +107,19 @@ _SMALL_MASK = const(0x3FFFFFFF)
 _BUSY_CAP_US = const(100000000)
 
 # STATUS is packed in three parts: the counters (the 1.0 layout), the boot id (4 bytes written
-# once: as an int it would be a big int on the board), then the busy times.
+# once: as an int it would be a big int on the board), then the busy times; then the check
+# (1.2: the CRC-32, written as 4 bytes) and the CRC-16.
 _STATUS_COUNTERS_FMT = APPENDED[STATUS][1]
 _STATUS_BOOT_ID_AT = HEADER_LEN + struct.calcsize(_STATUS_COUNTERS_FMT)
 _STATUS_BUSY_FMT = "<II"
 _STATUS_BUSY_AT = _STATUS_BOOT_ID_AT + 4
-_STATUS_BODY_LEN = HEADER_LEN + struct.calcsize(MESSAGES[STATUS][1]) + CRC_LEN
+_STATUS_CHECK_AT = HEADER_LEN + struct.calcsize(MESSAGES[STATUS][1])
+_STATUS_BODY_LEN = _STATUS_CHECK_AT + CHECK_LEN + CRC_LEN
 _STATUS_FRAME_LEN = _STATUS_BODY_LEN + 2  # COBS adds one byte below 254, plus the delimiter
-assert _STATUS_BUSY_AT + struct.calcsize(_STATUS_BUSY_FMT) == _STATUS_BODY_LEN - CRC_LEN
+assert _STATUS_BUSY_AT + struct.calcsize(_STATUS_BUSY_FMT) == _STATUS_CHECK_AT
+# TEXT to a host that has not spoken 1.2 (SPEC 5.1: TEXT can never be extended, so it cannot
+# carry the check to an older host): a 1.1 frame, which 1.0 and 1.1 hosts read as it is.
+_TEXT_VERSION_UNCHECKED = const(0x11)
 
 
 def _draw_boot_id():
@@ -146,6 +152,7 @@ class _StatusWriter:
         )
         struct.pack_into(_STATUS_BUSY_FMT, body, _STATUS_BUSY_AT,
                          busy_mean_us & _SMALL_MASK, busy_max_us & _SMALL_MASK)
+        crc32_into(body, _STATUS_CHECK_AT)
         c = crc16_buf(body, _STATUS_BODY_LEN - CRC_LEN)
         body[_STATUS_BODY_LEN - 2] = c & 0xFF
         body[_STATUS_BODY_LEN - 1] = c >> 8
@@ -164,7 +171,8 @@ class Firmware:
     an IMU that had been present), loop_errors (exceptions caught by poll()).
 
     boot_id: 4 random bytes drawn when the firmware starts (little-endian u32 in INFO and
-    STATUS). busy_mean_us / busy_max_us: the time the loop spent working (not sleeping) per
+    STATUS). host_minor: the minor version of the host's latest good command (this firmware's
+    own until one came): TEXT carries the check only to a host of 1.2 or later. busy_mean_us / busy_max_us: the time the loop spent working (not sleeping) per
     sample slot, mean and maximum over the last STATUS period.
     """
 
@@ -190,6 +198,7 @@ class Firmware:
         # a watchdog that survived a soft reset is fed from the first poll on
         self.watchdog_started = board.watchdog_running()
         self.broke_in = False  # the loop ended on an mpremote break-in (not a stray Ctrl-C)
+        self.host_minor = PROTOCOL_VERSION & 0x0F
         self.boot_id = bytes(boot_id) if boot_id is not None else _draw_boot_id()
         if len(self.boot_id) != 4:
             raise ValueError("boot_id must be 4 bytes")
@@ -414,7 +423,9 @@ class Firmware:
         self._send(pack(msg_type, self.seq, values))
 
     def _send_text(self, level, text):
-        self._send_message(TEXT, (level, text))
+        version = PROTOCOL_VERSION if self.host_minor >= CHECK_SINCE_MINOR \
+            else _TEXT_VERSION_UNCHECKED
+        self._send(pack(TEXT, self.seq, (level, text), version))
 
     def _status_flags(self):
         f = 0
@@ -533,6 +544,7 @@ class Firmware:
             else:
                 self._nack(e.msg_type, e.seq, ERR_BAD_LENGTH)
             return
+        self.host_minor = msg.version & 0x0F
         if msg.type < 0x80:  # a device->host type sent the wrong way
             self._nack(msg.type, msg.seq, ERR_UNKNOWN_COMMAND)
             return

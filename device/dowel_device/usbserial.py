@@ -5,15 +5,17 @@ least one byte of the TX FIFO (256 bytes) is free, and a write that does not fit
 500 ms per 64-byte piece for the host to drain, which a host that stopped reading never does.
 So a frame must only be started when it will fit.
 
-How this class knows it fits: every write it makes is a whole number of 32-byte chunks (each
+How this class knows it fits: every write it makes is a whole number of 64-byte chunks (each
 frame is followed by enough 0x00 delimiters, which the host skips as empty frames). The FIFO's
-capacity is a multiple of 32 and TinyUSB drains it in pieces of min(64, what it holds), so its
-fill stays a multiple of 32: whenever POLLOUT says "not full", at least 32 bytes are free. A
-frame of up to 32 bytes is then written at once; a longer one (STATUS, TEXT) is copied into a
-staging buffer and sent a chunk at a time, each chunk only when POLLOUT allows, so it goes out
-whole; frames offered meanwhile are refused (the firmware counts them as drops).
+capacity (256) is a multiple of 64 and TinyUSB drains it in pieces of min(64, what it holds),
+so its fill stays a multiple of 64: whenever POLLOUT says "not full", at least 64 bytes are
+free. A frame of up to 64 bytes (SAMPLE: 35, STATUS: 52, INFO, ACK, NACK) is then written at
+once; a longer one (TEXT) is copied into a staging buffer and sent a chunk at a time, each
+chunk only when POLLOUT allows, so it goes out whole; frames offered meanwhile are refused (the
+firmware counts them as drops). (Protocol 1.1's 31-byte SAMPLE went in 32-byte chunks; 1.2's
+check made it 35 bytes, and a 64-byte chunk keeps it one write instead of a staged copy.)
 
-The fill is brought to a multiple of 32 first (boot messages may have left any amount): single
+The fill is brought to a multiple of 64 first (boot messages may have left any amount): single
 zero bytes, which always fit, until the FIFO is full or a draining host has taken more than it
 holds. A write that comes back short all the same (nothing here should allow it) is counted in
 `short_writes` and the alignment is redone, which also ends the torn frame.
@@ -24,7 +26,7 @@ once.
 
 from dowel_protocol.compat import const
 
-CHUNK = const(32)  # every write to the FIFO is a multiple of this
+CHUNK = const(64)  # every write to the FIFO is a multiple of this
 _STAGE_LEN = const(256)  # the longest frame (248 bytes) rounded up to whole chunks
 _ALIGN_MAX = const(288)  # zero bytes written to align: more than the FIFO holds
 _ETX = const(0x03)

@@ -10,6 +10,11 @@ restart is known from a SAMPLE with RESYNC at most RESTART_WINDOW frames after t
 from a new boot id in an INFO or STATUS (or the caller's mark_restart(), for a 1.0 sender),
 which names, of the breaks since the INFO or STATUS before it, the latest after which the
 device clock went backwards (else the latest).
+
+The 32-bit check (SPEC.md section 3, protocol 1.2): once a frame carrying it has been accepted,
+the sender is known to speak 1.2 or later, and a frame claiming an older minor version (no
+check) is rejected as malformed: a corruption cannot slip past the CRC-32 by damaging the
+version byte. A new decoder (a reopened port) knows nothing about its sender again.
 """
 
 from .cobs import decode as cobs_decode
@@ -19,8 +24,18 @@ try:  # on the host, the C implementation of the same COBS (PyPI `cobs`) is much
     from cobs.cobs import decode as _fast_cobs_decode
 except ImportError:  # MicroPython, or the package is absent: the pure implementation
     _fast_cobs_decode = None
-from .errors import CobsError, CrcError, FrameError, UnknownTypeError, VersionError
-from .messages import FLAG_RESYNC, INFO, MAX_ENCODED, SAMPLE, STATUS, unpack_body
+from .crc import crc16
+from .errors import CheckError, CobsError, CrcError, FrameError, UnknownTypeError, VersionError
+from .messages import (
+    CHECK_SINCE_MINOR,
+    FLAG_RESYNC,
+    INFO,
+    MAX_ENCODED,
+    PROTOCOL_MAJOR,
+    SAMPLE,
+    STATUS,
+    unpack_body,
+)
 
 # A sign of a restart this many frames after a sequence break still explains the break (the
 # replies to the host's first commands to a restarted device come before its first sample).
@@ -36,8 +51,11 @@ class StreamDecoder:
     sequence number, could be trusted), unknown_type, oversize (junk runs longer than a
     frame), bytes_discarded, lost_frames (frames missing from sequence gaps), gaps (how many
     gaps), restarts (the sender restarted), unknown_loss (sequence breaks at a restart: the
-    frames lost there cannot be counted). boot_id: the sender's latest boot id (None until a
-    1.1 INFO or STATUS).
+    frames lost there cannot be counted), check_errors (those of the crc_errors whose CRC-16
+    passed but whose 32-bit check did not: what the CRC-16 alone would have let through),
+    downgraded (frames of an older minor, without the check, from a sender known to send it;
+    counted as malformed too). boot_id: the sender's latest boot id (None until a 1.1 INFO or
+    STATUS). checked: True once a frame with the 32-bit check was accepted.
     With report_errors=True, feed() also returns the ProtocolError of each rejected frame,
     in stream order (the firmware uses this to NACK a broken command).
     """
@@ -57,6 +75,7 @@ class StreamDecoder:
         self._status_at = 0  # ... up to the latest INFO or STATUS
         self._status_at_before = 0  # ... up to the one before it
         self.boot_id = None
+        self.checked = False
         self.frames = 0
         self.crc_errors = 0
         self.malformed = 0
@@ -68,6 +87,8 @@ class StreamDecoder:
         self.gaps = 0
         self.restarts = 0
         self.unknown_loss = 0
+        self.check_errors = 0
+        self.downgraded = 0
 
     def resync(self):
         """Forget the sequence baseline (after a reconnect or a device reset)."""
@@ -94,6 +115,8 @@ class StreamDecoder:
             "gaps": self.gaps,
             "restarts": self.restarts,
             "unknown_loss": self.unknown_loss,
+            "check_errors": self.check_errors,
+            "downgraded": self.downgraded,
         }
 
     def mark_restart(self):
@@ -213,9 +236,19 @@ class StreamDecoder:
                         raise CobsError(str(e))
                 else:
                     body = cobs_decode(part)
+                if self.checked and len(body) > 6 and body[0] >> 4 == PROTOCOL_MAJOR \
+                        and body[0] & 0x0F < CHECK_SINCE_MINOR \
+                        and crc16(body[:-2]) == body[-2] | (body[-1] << 8):
+                    # no check, from a sender that sends it: its version byte is not to be
+                    # believed, nor anything else in it
+                    self.downgraded += 1
+                    raise FrameError("a %d.%d frame from a sender of the check"
+                                     % (body[0] >> 4, body[0] & 0x0F))
                 msg = unpack_body(body)
             except CrcError as e:
                 self.crc_errors += 1
+                if isinstance(e, CheckError):
+                    self.check_errors += 1
                 self.bytes_discarded += n + 1
                 if self.report_errors:
                     out.append(e)
@@ -244,6 +277,8 @@ class StreamDecoder:
                     out.append(e)
                 continue
             self.frames += 1
+            if not self.checked and msg.version & 0x0F >= CHECK_SINCE_MINOR:
+                self.checked = True
             self._track_seq(msg.seq)
             self._restart_signs(msg)
             out.append(msg)

@@ -22,6 +22,16 @@ class CrcError(ProtocolError):
     """The CRC-16/CCITT-FALSE over the frame body does not match."""
 
 
+class CheckError(CrcError):
+    """A 1.2 frame whose CRC-16 passed but whose 32-bit check (CRC-32) does not match, or
+    that has no room for it: a corruption the CRC-16 alone would have let through. body: the
+    frame body."""
+
+    def __init__(self, message, body=None):
+        super().__init__(message)
+        self.body = body
+
+
 class FrameError(ProtocolError):
     """Wrong length, wrong protocol major version, or a payload that does not fit its type."""
 

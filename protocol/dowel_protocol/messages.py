@@ -1,8 +1,9 @@
-"""Protocol v1.1: the one table of message types, their layouts, and frame packing/unpacking.
+"""Protocol v1.2: the one table of message types, their layouts, and frame packing/unpacking.
 
 A frame on the wire is COBS(body) followed by one 0x00. The body is
-header (version, type, seq) + payload + CRC-16/CCITT-FALSE of everything before it.
-All integers are little-endian. See ../SPEC.md for the normative description.
+header (version, type, seq) + payload + CRC-16/CCITT-FALSE of everything before it; from
+minor version 2 on, the payload's last 4 bytes are the check: a CRC-32 of the header and the
+fields before it. All integers are little-endian. See ../SPEC.md for the normative description.
 """
 
 import struct
@@ -10,17 +11,20 @@ import struct
 from .cobs import decode as cobs_decode
 from .cobs import encode_into as cobs_encode_into
 from .compat import const
-from .crc import crc16, crc16_buf
-from .errors import CrcError, FrameError, UnknownTypeError, VersionError
+from .crc import CHECK_LEN, check_ok, crc16, crc16_buf, crc32_into
+from .errors import CheckError, CrcError, FrameError, UnknownTypeError, VersionError
 
 PROTOCOL_MAJOR = const(1)
-PROTOCOL_MINOR = const(1)
-PROTOCOL_VERSION = const(0x11)  # high nibble major, low nibble minor
+PROTOCOL_MINOR = const(2)
+PROTOCOL_VERSION = const(0x12)  # high nibble major, low nibble minor
+# From this minor on, every frame's payload ends with the 4-byte check (crc.CHECK_LEN): the
+# CRC-32 of the body before it. Fields a later minor appends go before the check.
+CHECK_SINCE_MINOR = const(2)
 
 HEADER_FMT = "<BBH"  # version, type, seq
 HEADER_LEN = const(4)
 CRC_LEN = const(2)
-MAX_PAYLOAD = const(240)
+MAX_PAYLOAD = const(240)  # fields and check
 MAX_BODY = const(246)  # HEADER_LEN + MAX_PAYLOAD + CRC_LEN
 MAX_ENCODED = const(247)  # COBS adds exactly one byte to bodies shorter than 254 bytes
 MAX_FRAME = const(248)  # MAX_ENCODED + the 0x00 delimiter
@@ -148,9 +152,14 @@ RATE_MIN_HZ = const(10)
 # above it is refused with OUT_OF_RANGE.
 RATE_MAX_HZ = const(500)
 
-SAMPLE_PAYLOAD_LEN = const(23)
-SAMPLE_BODY_LEN = const(29)
-SAMPLE_FRAME_LEN = const(31)
+SAMPLE_PAYLOAD_LEN = const(23)  # the fields; a 1.2 frame adds the 4-byte check after them
+SAMPLE_BODY_LEN = const(33)  # header 4, fields 23, check 4, CRC 2
+SAMPLE_FRAME_LEN = const(35)  # COBS adds one byte, then the delimiter
+
+
+def has_check(version):
+    """True if a frame with this header version carries the 32-bit check (minor >= 2)."""
+    return (version & 0x0F) >= CHECK_SINCE_MINOR
 
 
 def max_frame_len():
@@ -239,6 +248,11 @@ def pack_body(msg_type, seq, values=(), version=PROTOCOL_VERSION):
         except (struct.error, TypeError, OverflowError, ValueError) as e:
             raise FrameError("cannot pack %s: %s" % (entry[0], e))
     body = struct.pack(HEADER_FMT, version, msg_type, seq & 0xFFFF) + payload
+    if has_check(version):
+        # 1.2: the CRC-32 of header and fields ends the payload
+        body = bytearray(body) + bytearray(CHECK_LEN)
+        crc32_into(body, len(body) - CHECK_LEN)
+        body = bytes(body)
     c = crc16(body)
     return body + bytes((c & 0xFF, c >> 8))
 
@@ -274,8 +288,12 @@ _LAYOUT = _layouts()  # type -> (name, payload size, struct format)
 _OLDER = _older_layouts()  # type -> (minor appending fields, older size, older format, Nones)
 
 
-def unpack_body(body):
-    """Decode a frame body (already COBS-decoded). Raises a ProtocolError subclass."""
+def unpack_body(body, check=True):
+    """Decode a frame body (already COBS-decoded). Raises a ProtocolError subclass.
+
+    check=False skips the 32-bit check of a 1.2 frame (still taken off the payload): what a
+    receiver trusting the CRC-16 alone would have made of it (benchmarks only).
+    """
     n = len(body)
     if n < HEADER_LEN + CRC_LEN:
         raise FrameError("frame too short (%d bytes)" % n)
@@ -284,6 +302,14 @@ def unpack_body(body):
     if crc16(body[: n - 2]) != body[n - 2] | (body[n - 1] << 8):
         raise CrcError("CRC mismatch")
     version = body[0]
+    end = n - CRC_LEN  # the end of the payload
+    if version >> 4 == PROTOCOL_MAJOR and (version & 0x0F) >= CHECK_SINCE_MINOR:
+        # 1.2 and later: nothing in the frame is trusted before its CRC-32 matches
+        end -= CHECK_LEN
+        if end < HEADER_LEN:
+            raise CheckError("no room for the check (%d bytes)" % n, body)
+        if check and not check_ok(body, end):
+            raise CheckError("check mismatch", body)
     msg_type = body[1]
     seq = body[2] | (body[3] << 8)
     if version >> 4 != PROTOCOL_MAJOR:
@@ -300,7 +326,7 @@ def unpack_body(body):
         size = older[1]
         fmt = older[2]
         missing = older[3]
-    plen = n - HEADER_LEN - CRC_LEN
+    plen = end - HEADER_LEN
     if plen < size or (plen > size and msg_type != TEXT and version <= PROTOCOL_VERSION):
         # extra bytes are only legal from a newer minor version, which may append fields
         raise FrameError("%s payload is %d bytes, expected %d" % (name, plen, size), msg_type, seq)
@@ -311,7 +337,7 @@ def unpack_body(body):
     if missing:
         values = values + missing
     if msg_type == TEXT:
-        values = (values[0], bytes(body[HEADER_LEN + size : n - 2]).decode("utf-8", "replace"))
+        values = (values[0], bytes(body[HEADER_LEN + size : end]).decode("utf-8", "replace"))
     # A newer minor version may append fields: the known prefix is read, the rest ignored.
     return Message(msg_type, seq, name, values, version)
 
@@ -331,7 +357,8 @@ class SampleWriter:
     """Packs SAMPLE frames into one preallocated buffer, allocating nothing per sample.
 
     `frame` always holds SAMPLE_FRAME_LEN bytes after `pack` (the body never contains
-    254 non-zero bytes in a row, so COBS adds exactly one byte).
+    254 non-zero bytes in a row, so COBS adds exactly one byte): header and fields, the
+    CRC-32 check (written as 4 bytes, never held as an int), the CRC-16.
     """
 
     def __init__(self):
@@ -347,6 +374,7 @@ class SampleWriter:
             head, midback, tailbone,
             imu[0], imu[1], imu[2], imu[3], imu[4], imu[5], flags,
         )
+        crc32_into(body, SAMPLE_BODY_LEN - CRC_LEN - CHECK_LEN)
         c = crc16_buf(body, SAMPLE_BODY_LEN - 2)
         body[SAMPLE_BODY_LEN - 2] = c & 0xFF
         body[SAMPLE_BODY_LEN - 1] = c >> 8

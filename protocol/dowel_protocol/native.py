@@ -58,3 +58,24 @@ def cobs_encode_into(src, n: int, dst, start: int) -> int:
         i += 1
     d[code_i] = code
     return out
+
+
+@micropython.viper
+def crc32_into(buf, n: int, table):
+    """CRC-32/ISO-HDLC of buf[0:n], written little-endian into buf[n:n+4]. table: the 1,024
+    bytes of crc._TABLE32 (256 little-endian u32). The CRC lives in a machine word, never in
+    an int object, so nothing is allocated on the 32-bit board either."""
+    if n + 4 > int(len(buf)):
+        raise ValueError("no room for the check")
+    p = ptr8(buf)  # noqa: F821
+    t = ptr32(table)  # noqa: F821
+    c = uint(0xFFFF) | (uint(0xFFFF) << 16)  # 0xFFFFFFFF, with no constant past 31 bits
+    i = 0
+    while i < n:
+        c = uint(t[(c ^ uint(p[i])) & 0xFF]) ^ (c >> 8)
+        i += 1
+    c = c ^ (uint(0xFFFF) | (uint(0xFFFF) << 16))
+    p[n] = c & 0xFF
+    p[n + 1] = (c >> 8) & 0xFF
+    p[n + 2] = (c >> 16) & 0xFF
+    p[n + 3] = (c >> 24) & 0xFF

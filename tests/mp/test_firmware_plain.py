@@ -36,7 +36,7 @@ from dowel_protocol.messages import (
     pack,
 )
 from dowel_protocol.cobs import encode as cobs_encode
-from dowel_protocol.crc import crc16
+from dowel_protocol.crc import crc16, crc32_into
 import struct
 
 from dowel_device.config import IMU_RETRY_MS, WATCHDOG_TIMEOUT_MS
@@ -61,9 +61,14 @@ def command(board, fw, cmd_type, seq, values=()):
     return decode(board)
 
 
-def raw_frame(body_wo_crc):
-    c = crc16(body_wo_crc)
-    body = bytes(body_wo_crc) + bytes((c & 0xFF, c >> 8))
+def raw_frame(body_wo_crc, check=True):
+    """Header and fields on the wire: the check (a 1.2 header, unless check=False), the CRC."""
+    b = bytearray(body_wo_crc)
+    if check and (b[0] & 0x0F) >= 2:
+        b.extend(bytes(4))
+        crc32_into(b, len(b) - 4)
+    c = crc16(b)
+    body = bytes(b) + bytes((c & 0xFF, c >> 8))
     return cobs_encode(body) + b"\x00"
 
 
@@ -216,6 +221,80 @@ def test_newer_minor_version_may_append_fields():
     assert msgs[0].type == ACK and fw.rate_hz == 250
 
 
+def test_a_command_whose_check_fails_is_nacked_bad_frame_and_not_executed():
+    # protocol 1.2: a CRC-16 that passes is not enough; the CRC-32 check must match too
+    board = FakeBoard()
+    fw = Firmware(board)
+    frame = bytearray(raw_frame(struct.pack("<BBHH", PROTOCOL_VERSION, CMD_SET_RATE, 15, 250),
+                                check=False))
+    body = struct.pack("<BBHH", PROTOCOL_VERSION, CMD_SET_RATE, 15, 250) + b"\x01\x02\x03\x04"
+    board.host_send(raw_frame(body, check=False))  # a wrong check under a right CRC-16
+    board.host_send(bytes(frame))  # no room for the check at all
+    fw.poll()
+    msgs = decode(board)
+    assert [m.values for m in msgs] == [(0, 0, ERR_BAD_FRAME), (0, 0, ERR_BAD_FRAME)]
+    assert fw.rate_hz == 100
+
+
+def frames_of(data):
+    """Each frame decoded on its own (a 1.2 host's StreamDecoder would refuse a 1.1 TEXT
+    once it has seen the check: these tests play an older host)."""
+    from dowel_protocol.messages import unpack
+
+    return [unpack(f) for f in data.split(b"\x00") if f]
+
+
+def test_a_1_0_or_1_1_host_is_served_and_gets_text_without_the_check():
+    # an older host's commands have no check; TEXT, which can never be extended, goes to it
+    # as a 1.1 frame, and to a 1.2 host as a 1.2 frame with the check
+    board = FakeBoard()
+    board.imu_values = [1, 2, 3, 4, 5, 6]
+    fw = Firmware(board)
+    assert fw.host_minor == 2  # before any command: a host of its own version is assumed
+    board.host_send(raw_frame(struct.pack("<BBH", 0x10, CMD_START, 1)))
+    fw.poll()
+    run_samples(fw, 5)
+    board.imu_fail = True
+    run_samples(fw, 5)
+    board.imu_fail = False
+    msgs = frames_of(board.take_output())
+    assert of_type(msgs, ACK)[0].values == (CMD_START, 1)
+    texts = of_type(msgs, TEXT)
+    assert len(texts) == 1 and texts[0].version == 0x11 and "IMU" in texts[0].values[1]
+    assert all(m.version == 0x12 for m in msgs if m.type != TEXT)
+    assert fw.host_minor == 0
+    # a 1.2 command: from now on TEXT carries the check as well
+    board.host_send(pack(CMD_PING, 2))
+    fw.poll()
+    run_samples(fw, 200)  # the IMU re-probe: "IMU ... found"
+    msgs = frames_of(board.take_output())
+    texts = of_type(msgs, TEXT)
+    assert texts and all(m.version == 0x12 for m in texts) and fw.host_minor == 2
+
+
+def test_every_frame_of_the_firmware_ends_with_its_check():
+    from dowel_protocol.cobs import decode as cobs_decode
+    from dowel_protocol.crc import crc32
+
+    board = FakeBoard()
+    fw = Firmware(board)
+    board.host_send(pack(CMD_START, 1))
+    fw.poll()
+    run_samples(fw, 120)  # samples and a STATUS
+    board.host_send(pack(CMD_GET_INFO, 2) + pack(CMD_SET_RATE, 3, (5,)))  # INFO, ACK, NACK
+    fw.poll()
+    fw.poll()
+    frames = [f for f in board.take_output().split(b"\x00") if f]
+    types = set()
+    for f in frames:
+        body = cobs_decode(f)
+        assert body[0] == 0x12
+        c = crc32(body[:-6])
+        assert body[-6:-2] == bytes(((c >> k) & 0xFF for k in (0, 8, 16, 24))), body[1]
+        types.add(body[1])
+    assert types >= set((SAMPLE, STATUS, INFO, ACK, NACK))
+
+
 def test_other_major_version_is_nacked():
     board = FakeBoard()
     fw = Firmware(board)
@@ -233,7 +312,7 @@ def test_unknown_and_device_to_host_types_are_nacked_unknown_command():
     board.host_send(pack(STATUS, 22, (0, 0, 0, 0, 0, 0, 100, 0, 0, 0, 0, 0)))
     board.host_send(pack(ACK, 23, (CMD_PING, 1)))
     fw.poll()
-    fw.poll()  # a 1.1 STATUS is long: the three frames take two reads
+    fw.poll()  # a STATUS is long: the three frames take two reads
     msgs = decode(board)
     assert [m.values for m in msgs] == [
         (0x9F, 21, ERR_UNKNOWN_COMMAND),
@@ -477,7 +556,7 @@ def test_boot_id_is_drawn_at_power_up_and_sent_in_info_and_status():
     assert len(fw.boot_id) == 4 and fw.boot_id != other.boot_id  # 1 in 2**32 to collide
     expected = struct.unpack("<I", fw.boot_id)[0]
     info = command(board, fw, CMD_GET_INFO, 1)[0]
-    assert info.version == PROTOCOL_VERSION == 0x11
+    assert info.version == PROTOCOL_VERSION == 0x12
     assert info.boot_id == expected
     st = command(board, fw, CMD_GET_STATUS, 2)[0]
     assert st.boot_id == expected

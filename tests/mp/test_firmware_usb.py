@@ -2,9 +2,9 @@
 # rp2 port's (tests/mp/fakecdc.py): a host that stops draining must cost no blocking write,
 # keep the sampling schedule and leave only whole frames and counted drops.
 from dowel_protocol import StreamDecoder
-from dowel_protocol.messages import CMD_SET_RATE, CMD_START, SAMPLE, STATUS, pack
+from dowel_protocol.messages import CMD_SET_RATE, CMD_START, LEVEL_INFO, SAMPLE, STATUS, TEXT, pack
 from dowel_device.firmware import Firmware
-from dowel_device.usbserial import UsbSerial
+from dowel_device.usbserial import CHUNK, UsbSerial
 from fakeboard import FakeBoard
 from fakecdc import CAPACITY, FakeCdc, NoInput
 
@@ -16,6 +16,7 @@ class Host:
         self.dec = StreamDecoder()
         self.samples = 0
         self.status = []
+        self.texts = []
 
     def feed(self, data):
         for m in self.dec.feed(data):
@@ -23,6 +24,8 @@ class Host:
                 self.samples += 1
             elif m.type == STATUS:
                 self.status.append(m)
+            elif m.type == TEXT:
+                self.texts.append(m)
 
 
 class CdcBoard(FakeBoard):
@@ -70,7 +73,7 @@ def check_stall(rate_hz):
     assert board.usb.short_writes == 0
     # what the host got: whole frames only; the rest counted as drops and seen as gaps
     assert dec.rejected() == 0, dec.counters()
-    assert dropped_in_stall >= 30 * rate_hz - CAPACITY // 32
+    assert dropped_in_stall >= 30 * rate_hz - CAPACITY // CHUNK
     assert dec.lost_frames == fw.drops, (dec.lost_frames, fw.drops)
     assert host.samples + len(host.status) + fw.drops >= fw.samples
     # and streaming came back after the stall: the last STATUS counts every sample
@@ -114,21 +117,30 @@ def test_boot_messages_left_in_the_fifo_are_aligned_away_without_blocking():
     assert fw.overruns == 0 and board.host.samples >= 150
 
 
+def test_every_frame_but_text_is_one_chunk():
+    # SAMPLE (35 bytes with protocol 1.2's check) and STATUS (52) go out in one write each
+    board = CdcBoard()
+    fw = streaming(board, 500)
+    run_for(fw, board, 1.01)
+    assert board.host.samples >= 500 and len(board.host.status) == 1
+    assert not board.usb.pending() and board.cdc.max_block_us <= 1000
+
+
 def test_a_long_frame_goes_out_whole_or_waits_whole():
     board = CdcBoard()
     fw = streaming(board, 500)
-    run_for(fw, board, 0.989)
-    board.cdc.draining = False  # 7 samples (7 x 32 bytes) later the 1 s STATUS falls due
-    run_for(fw, board, 0.2)
-    assert board.usb.pending()  # its first 32 bytes are in the FIFO, the rest waits
+    run_for(fw, board, 0.5)
+    board.cdc.draining = False
+    run_for(fw, board, 0.002)  # one sample (one chunk) waits in the FIFO
+    fw._send_text(LEVEL_INFO, "x" * 190)  # a TEXT of 203 bytes: 4 chunks, 3 of them fit
+    assert board.usb.pending()  # its first chunks are in the FIFO, the rest waits
     drops = fw.drops
     run_for(fw, board, 0.3)
     assert fw.drops - drops >= 140  # samples wait behind it, refused and counted
     board.cdc.draining = True
     run_for(fw, board, 1.0)
-    assert board.host.dec.rejected() == 0  # the STATUS arrived whole
-    status = board.host.status
-    assert len(status) == 2 and status[0].samples == 501
+    assert board.host.dec.rejected() == 0  # the TEXT arrived whole
+    assert [m.values[1] for m in board.host.texts] == ["x" * 190]
     assert board.cdc.max_block_us <= 1000
 
 

@@ -4,7 +4,7 @@ import json
 
 import dowel_protocol as p
 from dowel_protocol import cobs
-from dowel_protocol.crc import crc16, crc16_table
+from dowel_protocol.crc import crc16, crc16_table, crc32, crc32_into, crc32_into_plain
 
 try:
     import micropython
@@ -99,7 +99,8 @@ def test_cobs_length_edges():
 def test_sample_frame_size_is_fixed():
     assert p.payload_size(p.SAMPLE) == p.SAMPLE_PAYLOAD_LEN
     frame = p.pack(p.SAMPLE, 1, (0,) * 11)
-    assert len(frame) == p.SAMPLE_FRAME_LEN == 31
+    assert len(frame) == p.SAMPLE_FRAME_LEN == 35  # 31 in 1.1, plus the 4-byte check
+    assert len(p.pack(p.SAMPLE, 1, (0,) * 11, 0x11)) == 31
     assert p.max_frame_len() == p.MAX_FRAME
 
 
@@ -122,11 +123,7 @@ def _malformed_frames():
     c = crc16(bytes(wrong_major[:-2]))
     wrong_major[-2] = c & 0xFF
     wrong_major[-1] = c >> 8
-    short_payload = p.pack_body(p.ACK, 1, (p.CMD_PING, 1))
-    short_payload = bytearray(short_payload[:-3])  # drop a payload byte, re-CRC
-    c = crc16(bytes(short_payload))
-    short_payload.append(c & 0xFF)
-    short_payload.append(c >> 8)
+    short_payload = _seal(_fields(p.pack_body(p.ACK, 1, (p.CMD_PING, 1)))[:-1])
     # each entry: (name, on-wire bytes without the delimiter)
     return [
         ("empty", b""),
@@ -134,18 +131,33 @@ def _malformed_frames():
         ("cobs_code_past_end", b"\x09\x10\x01"),
         ("crc_bit_flip", cobs.encode(bytes(flipped))),
         ("crc_missing", cobs.encode(body[:-2])),
-        ("truncated", cobs.encode(body)[:-4]),
+        ("truncated", cobs.encode(body[:-4])),
         ("header_only", cobs.encode(body[:4])),
         ("wrong_major_version", cobs.encode(bytes(wrong_major))),
         ("payload_too_short", cobs.encode(bytes(short_payload))),
         ("too_long", b"\x05" * (p.MAX_ENCODED + 1)),
-        ("payload_too_long_same_version", cobs.encode(_recrc(bytes(body[:-2]) + b"\x01"))),
+        ("payload_too_long_same_version", cobs.encode(_seal(_fields(body) + b"\x01"))),
     ]
 
 
 def _recrc(body_without_crc):
     c = crc16(body_without_crc)
     return body_without_crc + bytes((c & 0xFF, c >> 8))
+
+
+def _fields(body):
+    """Header and fields of a body: without its CRC-16 and, from 1.2 on, its check."""
+    body = bytes(body[:-2])
+    return body[:-4] if p.has_check(body[0]) else body
+
+
+def _seal(fields):
+    """A body for header and fields: the check where the version has one, then the CRC-16."""
+    b = bytearray(fields)
+    if p.has_check(b[0]):
+        b.extend(bytes(4))
+        crc32_into(b, len(b) - 4)
+    return _recrc(bytes(b))
 
 
 def test_malformed_frames_are_rejected():
@@ -174,11 +186,9 @@ def test_decoder_counts_each_malformed_frame_and_keeps_good_ones():
 
 
 def test_unknown_type_is_skipped_and_counted():
-    body = bytearray(p.pack_body(p.SAMPLE, 5, (0,) * 11))
+    body = bytearray(_fields(p.pack_body(p.SAMPLE, 5, (0,) * 11)))
     body[1] = 0x7E
-    c = crc16(bytes(body[:-2]))
-    body[-2] = c & 0xFF
-    body[-1] = c >> 8
+    body = _seal(bytes(body))
     d = p.StreamDecoder()
     msgs = d.feed(cobs.encode(bytes(body)) + b"\x00" + p.pack(p.SAMPLE, 6, (0,) * 11))
     assert [m.seq for m in msgs] == [6]
@@ -187,15 +197,17 @@ def test_unknown_type_is_skipped_and_counted():
 
 
 def test_newer_minor_version_with_extra_fields_is_accepted():
-    body = bytearray(p.pack_body(p.ACK, 9, (p.CMD_START, 4))[:-2])
+    body = bytearray(_fields(p.pack_body(p.ACK, 9, (p.CMD_START, 4))))
     body[0] = 0x13  # v1.3
-    body.extend(b"\x07\x08")  # fields a newer minor version appended
-    c = crc16(bytes(body))
-    body.append(c & 0xFF)
-    body.append(c >> 8)
-    msg = p.unpack(cobs.encode(bytes(body)))
+    body.extend(b"\x07\x08")  # fields a newer minor version appended, before the check
+    msg = p.unpack(cobs.encode(_seal(bytes(body))))
     assert msg.name == "ack"
     assert msg.values == (p.CMD_START, 4)
+    # the 1.3 frame ends with its check like a 1.2 one: extra bytes after it would be a
+    # different check, and the frame is rejected
+    body = bytearray(p.pack_body(p.ACK, 9, (p.CMD_START, 4))[:-2])
+    body[0] = 0x13
+    _raises(p.CrcError, p.unpack_body, _recrc(bytes(body) + b"\x07\x08"))
 
 
 def _compat_values(vec):
@@ -210,13 +222,16 @@ def _compat_values(vec):
 
 def test_protocol_1_0_frames_still_decode_with_the_new_fields_absent():
     vecs = _vectors()["compat_vectors"]
-    assert set(v["name"] for v in vecs) >= set(("info_v1_0", "status_v1_0"))
+    assert set(v["name"] for v in vecs) >= set(("info_v1_0", "status_v1_0", "sample_v1_1"))
     for vec in vecs:
         frame = bytes.fromhex(vec["frame_hex"])
-        assert frame[1] == vec["version"] == 0x10, vec["name"]  # the header's version byte
+        assert frame[1] == vec["version"] in (0x10, 0x11), vec["name"]  # the version byte
         msg = p.unpack(frame)
-        assert msg.version == 0x10 and msg.type == vec["type"], vec["name"]
+        assert msg.version == vec["version"] and msg.type == vec["type"], vec["name"]
         assert msg.values == _compat_values(vec), vec["name"]
+        if vec["version"] == 0x11:
+            # no check before 1.2: 4 bytes shorter than the same message from a 1.2 sender
+            assert len(p.pack(msg.type, msg.seq, msg.values)) == len(frame) + 4, vec["name"]
     info = p.unpack(bytes.fromhex(vecs[0]["frame_hex"]))
     assert info.boot_id is None and info.fields()["boot_id"] is None
     assert info.rate_hz == 100
@@ -225,15 +240,22 @@ def test_protocol_1_0_frames_still_decode_with_the_new_fields_absent():
     assert status.samples == 6100
 
 
-def test_protocol_1_1_layout():
-    assert p.PROTOCOL_VERSION == 0x11 and p.PROTOCOL_MINOR == 1
+def test_protocol_1_2_layout():
+    assert p.PROTOCOL_VERSION == 0x12 and p.PROTOCOL_MINOR == 2
     assert p.MESSAGES[p.INFO][1] == "<BBBB8sBBHBBI"
     assert p.MESSAGES[p.STATUS][1] == "<IIIIIIHBBIII"
     assert p.MESSAGES[p.INFO][2][-1] == "boot_id"
     assert p.MESSAGES[p.STATUS][2][-3:] == ("boot_id", "busy_mean_us", "busy_max_us")
-    st = p.unpack(p.pack(p.STATUS, 5, (1, 2, 3, 4, 5, 6, 200, 1, 0, 0xFFFFFFFE, 700, 4100)))
-    assert st.version == 0x11
+    frame = p.pack(p.STATUS, 5, (1, 2, 3, 4, 5, 6, 200, 1, 0, 0xFFFFFFFE, 700, 4100))
+    st = p.unpack(frame)
+    assert st.version == 0x12
     assert (st.boot_id, st.busy_mean_us, st.busy_max_us) == (0xFFFFFFFE, 700, 4100)
+    # the payload ends with the CRC-32 of header and fields, little-endian, then the CRC-16
+    body = cobs.decode(frame[:-1])
+    assert len(body) == 4 + 40 + 4 + 2
+    c = crc32(body[:-6])
+    assert body[-6:-2] == bytes(((c >> k) & 0xFF for k in (0, 8, 16, 24)))
+    assert crc16(body[:-2]) == body[-2] | (body[-1] << 8)
 
 
 def test_a_payload_that_does_not_match_its_header_version_is_rejected():
@@ -344,8 +366,8 @@ def test_errors_name_the_command_when_the_header_can_be_trusted():
             return e
         raise AssertionError("accepted a bad frame")
 
-    short = p.pack_body(p.CMD_SET_RATE, 41, (100,))
-    e = caught(cobs.encode(_recrc(bytes(short[:-3]))))  # payload one byte short
+    short = _fields(p.pack_body(p.CMD_SET_RATE, 41, (100,)))
+    e = caught(cobs.encode(_seal(short[:-1])))  # payload one byte short
     assert isinstance(e, p.FrameError) and (e.msg_type, e.seq) == (p.CMD_SET_RATE, 41)
     v2 = bytearray(p.pack_body(p.CMD_PING, 42)[:-2])
     v2[0] = 0x20
@@ -355,12 +377,39 @@ def test_errors_name_the_command_when_the_header_can_be_trusted():
     flipped[4] ^= 1
     e = caught(cobs.encode(bytes(flipped)))
     assert isinstance(e, p.CrcError) and e.seq is None and e.msg_type is None
+    # a 1.2 frame whose CRC-16 passes but whose check does not: nothing in it is trusted
+    bad = bytearray(p.pack_body(p.CMD_PING, 44)[:-2])
+    bad[4] ^= 1  # the check's first byte
+    e = caught(cobs.encode(_recrc(bytes(bad))))
+    assert isinstance(e, p.CheckError) and e.seq is None and e.msg_type is None
+
+
+def test_crc32_check_value_and_the_plain_and_native_versions_agree():
+    assert crc32(b"123456789") == 0xCBF43926
+    for n in (0, 1, 9, 27, 31, 200):
+        data = bytes((i * 37 + 11) & 0xFF for i in range(n))
+        a = bytearray(data) + bytearray(4)
+        b = bytearray(data) + bytearray(4)
+        crc32_into(a, n)
+        crc32_into_plain(b, n)
+        c = crc32(data)
+        assert a == b and a[n:] == bytes(((c >> k) & 0xFF for k in (0, 8, 16, 24))), n
+    if _native_crc32():  # viper has no bounds checks: the native version checks first
+        _raises(ValueError, crc32_into, bytearray(10), 7)
+    assert _vectors()["check"] == "CRC-32/ISO-HDLC"
+
+
+def _native_crc32():
+    from dowel_protocol import crc
+
+    return crc._crc32_native is not None
 
 
 def test_the_crc_table_literal_is_the_computed_table():
     from dowel_protocol import crc
 
     assert crc._TABLE == crc.make_table()
+    assert crc._TABLE32 == crc.make_table32()
 
 
 def _has_emitter():

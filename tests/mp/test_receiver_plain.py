@@ -76,10 +76,10 @@ def test_text_is_cut_on_a_utf8_boundary():
     assert p.unpack(frame).values[1] == vec["fields"]["text"]
 
 
-def test_a_1_1_device_puts_0x11_in_every_header_and_in_info():
-    assert p.PROTOCOL_VERSION == 0x11
+def test_a_1_2_device_puts_0x12_in_every_header_and_in_info():
+    assert p.PROTOCOL_VERSION == 0x12
     for vec in _vectors()["vectors"]:
         frame = bytes.fromhex(vec["frame_hex"])
-        assert cobs.decode(frame[:-1])[0] == 0x11, vec["name"]
+        assert cobs.decode(frame[:-1])[0] == 0x12, vec["name"]
     info = [v for v in _vectors()["vectors"] if v["name"] == "info"][0]
-    assert info["fields"]["protocol"] == 0x11
+    assert info["fields"]["protocol"] == 0x12
