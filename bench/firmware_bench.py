@@ -11,7 +11,9 @@ RP2040 estimate is made from them as follows (ESTIMATE_METHOD says it in one par
    calls (each method's calls per sample counted, each timed alone) and the viper CRC/COBS,
    times that factor; the USB writer's and reader's Python code (usbserial.py) likewise.
 3. Plus the real board's calls as counted on the emulator: 2,333 instructions per ADC read,
-   15,000 per IMU read; the viper CRC and COBS at 2,400 and 2,200. Assumed, not measured: 150
+   15,000 per IMU read; the viper CRC and COBS at 2,400 and 2,200 (for a 1.1 SAMPLE; protocol
+   1.2's 4 more bytes and its CRC-32 check, 2,226, counted by bench/viper_thumb.py from the
+   Thumb code mpy-cross emits, are added). Assumed, not measured: 150
    instructions per call of a C function of the time module or the watchdog (attribute load
    and call), 1,500 per stdout write (stream layer and TinyUSB's FIFO copy), 300 per ipoll.
 4. Time = instructions x 1.5 to 2 cycles per instruction / 125 MHz, plus the I2C bus time of the
@@ -37,6 +39,7 @@ from dowel_protocol.messages import (  # noqa: E402
     CRC_LEN,
     RATE_MAX_HZ,
 )
+from dowel_protocol.crc import CHECK_LEN  # noqa: E402
 import struct  # noqa: E402
 
 # USB full speed is 12 Mbit/s raw. A CDC bulk endpoint moves at most 19 packets of 64 bytes
@@ -46,14 +49,18 @@ import struct  # noqa: E402
 USB_FS_RAW_BYTES_S = 12_000_000 // 8
 USB_CDC_PRACTICAL_BYTES_S = 1_000_000
 USB_CDC_FLOOR_BYTES_S = 64 * 1000
-STATUS_FRAME_LEN = HEADER_LEN + struct.calcsize(MESSAGES[STATUS][1]) + CRC_LEN + 2
-WIRE_CHUNK = 32  # the firmware pads every frame to whole 32-byte chunks (usbserial.py)
+STATUS_FRAME_LEN = HEADER_LEN + struct.calcsize(MESSAGES[STATUS][1]) + CHECK_LEN + CRC_LEN + 2
+WIRE_CHUNK = 64  # the firmware pads every frame to whole 64-byte chunks (usbserial.py)
 
 # Thumb instruction counts from the emulated Cortex-M0+ run recorded in issue 14 (1.0 firmware)
 THUMB_CRC_PLAIN = 29_000
 THUMB_COBS_PLAIN = 34_000
-THUMB_CRC_VIPER = 2_400
-THUMB_COBS_VIPER = 2_200
+# The viper CRC and COBS of a 1.1 SAMPLE (27 and 29 bytes) as counted there; protocol 1.2 runs
+# them over 4 more bytes and adds the CRC-32 check, counted from the emitted Thumb code by
+# bench/viper_thumb.py (CRC-32 of 27 bytes: 2,226; 50 instructions a byte of CRC-16; COBS scaled)
+THUMB_CRC_VIPER = 2_400 + 4 * 50
+THUMB_COBS_VIPER = 2_200 * 33 // 29
+THUMB_CHECK_VIPER = 2_226
 THUMB_PER_ADC_READ = 28_000 / 12
 THUMB_IMU_READ = 15_000
 CPU_HZ = 125_000_000
@@ -82,7 +89,9 @@ ESTIMATE_METHOD = (
     "instructions with the factor that maps this machine's time for the plain CRC and COBS to "
     "their 29,000 and 34,000 instructions counted on an emulated Cortex-M0+ (issue 14); plus "
     "the board's own calls as counted there (2,333 per ADC read, 15,000 per IMU read, viper "
-    "CRC 2,400 and COBS 2,200) and assumed costs of the C calls the fake board stands in for "
+    "CRC 2,400 and COBS 2,200, plus protocol 1.2's CRC-32 check, 2,226 counted from its "
+    "emitted Thumb code, and its 4 more bytes) and assumed costs of the C calls the fake board "
+    "stands in for "
     "(150 per time/watchdog call, 1,500 per USB write, 300 per poll); at 1.5-2 cycles per "
     "instruction on 125 MHz, plus the IMU's I2C burst and 2 us per ADC conversion."
 )
@@ -132,12 +141,14 @@ def rp2040_estimate(m):
         cost = m["board_cost_us"]
         reads = calls["read_fsr"]
         fake_us = sum(calls[k] * cost[k] for k in calls)
-        interp_us = m["loop_us_%d" % measured] - fake_us - m["crc_native_us"] - m["cobs_native_us"]
+        interp_us = (m["loop_us_%d" % measured] - fake_us - m["crc_native_us"]
+                     - m["cobs_native_us"] - m["check_native_us"])
         usb_write = ((m["usb_write_us"] - 2 * m["null_write_us"] - 2 * m["null_ipoll_us"])
                      * per_x86_us + 2 * THUMB_C_WRITE + 2 * THUMB_C_IPOLL)
         usb_read = (m["usb_read_into_us"] - m["null_ipoll_us"]) * per_x86_us + THUMB_C_IPOLL
         instr = (interp_us * per_x86_us + reads * THUMB_PER_ADC_READ
                  + calls["imu_read"] * THUMB_IMU_READ + THUMB_CRC_VIPER + THUMB_COBS_VIPER
+                 + THUMB_CHECK_VIPER
                  + sum(calls[k] for k in _C_TIME_CALLS) * THUMB_C_CALL
                  + calls["write"] * usb_write + calls["read_into"] * usb_read)
         slot_us = 1e6 / rate
@@ -157,6 +168,7 @@ def count_estimate():
         reads = 3 * OVERSAMPLE[rate]
         out[rate] = (THUMB_V10_PER_SAMPLE
                      - (THUMB_CRC_PLAIN - THUMB_CRC_VIPER) - (THUMB_COBS_PLAIN - THUMB_COBS_VIPER)
+                     + THUMB_CHECK_VIPER
                      - (12 - reads) * THUMB_PER_ADC_READ + THUMB_ADDED_SINCE_V10)
     return out
 

@@ -118,6 +118,7 @@ def main():
     body = w.body
     frame = w.frame
     out["crc_native_us"] = per_call(lambda i: crc.crc16_buf(body, SAMPLE_BODY_LEN - 2), n)
+    out["check_native_us"] = per_call(lambda i: crc.crc32_into(body, SAMPLE_BODY_LEN - 6), n)
     out["crc_plain_us"] = per_call(lambda i: crc.crc16_table(body, SAMPLE_BODY_LEN - 2), n)
     out["cobs_native_us"] = per_call(lambda i: cobs.encode_into(body, SAMPLE_BODY_LEN, frame), n)
     out["cobs_plain_us"] = per_call(

@@ -270,8 +270,11 @@ def _crc32_slow(data):
 crc32 = _crc32_c if _crc32_c is not None else _crc32_slow
 
 
+# The CRC-32 of any data followed by its own CRC-32 (little-endian) is this constant, the
+# algorithm's residue: one CRC call checks a frame (and it is a small int on the board too).
+CHECK_RESIDUE = 0x2144DF1C
+
+
 def check_ok(body, n):
     """True if body[n:n+4] holds the CRC-32 of body[0:n] (little-endian)."""
-    c = crc32(body[:n])
-    return (body[n] == c & 0xFF and body[n + 1] == (c >> 8) & 0xFF
-            and body[n + 2] == (c >> 16) & 0xFF and body[n + 3] == (c >> 24) & 0xFF)
+    return crc32(body[: n + 4]) == CHECK_RESIDUE
