@@ -196,7 +196,7 @@ def command_vectors(version=p.PROTOCOL_VERSION):
          ("nack", p.CMD_PING, 31, "bad_version")),
         ("oversize_junk", "8", bytes((i % 255) + 1 for i in range(300)) + b"\x00",
          ("nack", 0, 0, "bad_frame")),
-        ("a_1_0_command_without_a_check", "10", p.pack(p.CMD_PING, 32, (), 0x10),
+        ("an_older_hosts_command_without_a_check", "10", p.pack(p.CMD_PING, 32, (), 0x10),
          ("ack", p.CMD_PING, 32, None)),
     ]
     if p.has_check(v):
