@@ -240,6 +240,13 @@ def main(argv=None):
             file=sys.stderr)
         _drop_stdout()
         return 2
+    except Exception as e:  # a bug of ours: one line for the user, the traceback on request
+        if os.environ.get("DOWEL_DEBUG"):
+            raise
+        print("dowel %s: internal error: %s: %s. This is a bug in smart-dowel: please report "
+              "it with the command you ran (DOWEL_DEBUG=1 shows where it happened)."
+              % (args.command, type(e).__name__, e), file=sys.stderr)
+        return 70
     return int(code or 0)
 
 
