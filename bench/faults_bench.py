@@ -158,14 +158,16 @@ def check(frames, seqs, restarts, wire):
     accepted_ok = 0
     corrupted = 0
     crc16_alone = 0  # frames refused by the check alone that a CRC-16 receiver would accept
+    v11_accepts = 0  # ... that a 1.1 host (the check read as a newer minor's bytes) would accept
     last = -1
     n = len(frames)
     lost_at_restarts = 0
     for i in range(0, len(wire), CHUNK):
         for m in d.feed(wire[i : i + CHUNK]):
             if isinstance(m, P.ProtocolError):
-                if isinstance(m, P.CheckError) and _crc16_accepts(m.body):
-                    crc16_alone += 1
+                if isinstance(m, P.CheckError) and m.body is not None:
+                    crc16_alone += _crc16_accepts(m.body)
+                    v11_accepts += _v11_accepts(m.body)
                 continue
             found = None
             nxt = last + 1
@@ -197,8 +199,31 @@ def check(frames, seqs, restarts, wire):
         "host_counted_lost": c["lost_frames"] + c["bad_payload"] + c["unknown_type"],
         "rejected": d.rejected(),
         "crc16_alone_accepts": crc16_alone,
+        "v11_accepts": v11_accepts,
         "counters": c,
     }
+
+
+def _v11_accepts(body):
+    """Would a 1.1 host have taken this frame (its CRC-16 matched)? It reads a 1.2 frame as a
+    newer minor's, whose extra bytes (the check among them) it ignores."""
+    v, t = body[0], body[1]
+    if v >> 4 != 1 or t not in P.MESSAGES:
+        return False
+    size = P.payload_size(t)
+    older = P.APPENDED.get(t)
+    if older is not None and (v & 0x0F) < older[0]:
+        size = _calcsize(older[1])
+    plen = len(body) - 6
+    if plen < size or (plen > size and t != P.TEXT and v <= 0x11):
+        return False
+    return not (t == P.TEXT and plen - size > P.MAX_TEXT)
+
+
+def _calcsize(fmt):
+    import struct
+
+    return struct.calcsize(fmt)
 
 
 def _crc16_accepts(body):
@@ -255,6 +280,8 @@ def volume(n_frames=N_FRAMES, fault_rate=FAULT_RATE, seed=7, clean=None):
         "crc16_passed_check_refused": c["check_errors"],
         # ... and of those, the ones a CRC-16 receiver would have accepted as a message
         "crc16_alone_would_accept": res["crc16_alone_accepts"],
+        # ... and those a 1.1 host would have accepted (it reads the check as appended bytes)
+        "v1_1_host_would_accept": res["v11_accepts"],
         "frames_without_check_refused": c["downgraded"],
         "seed": seed,
         "generate_s": round(t_gen, 1),
@@ -265,7 +292,7 @@ def volume(n_frames=N_FRAMES, fault_rate=FAULT_RATE, seed=7, clean=None):
 SUMMED = ("fault_frames_total", "fault_frames_injected", "corrupted_frames_accepted",
           "frames_lost", "frames_lost_counted", "frames_lost_at_restarts_unknown",
           "lost_frames_miscounted", "restarts", "restarts_seen", "crc_errors",
-          "crc16_passed_check_refused", "crc16_alone_would_accept")
+          "crc16_passed_check_refused", "crc16_alone_would_accept", "v1_1_host_would_accept")
 
 
 def run(n_frames=N_FRAMES, seeds=(7,), link=True, report=None):
@@ -308,11 +335,12 @@ if __name__ == "__main__":
 
     def show(r):
         print("seed %d: %d frames, %d corrupted, %d corrupted accepted, %d refused by the "
-              "check alone (CRC-16 passed; %d of them a CRC-16 receiver would accept), %d "
-              "losses miscounted" % (
+              "check alone (CRC-16 passed; %d of them a CRC-16 receiver would accept as 1.2, %d "
+              "a 1.1 host), %d losses miscounted" % (
                   r["seed"], r["fault_frames_total"], r["fault_frames_injected"],
                   r["corrupted_frames_accepted"], r["crc16_passed_check_refused"],
-                  r["crc16_alone_would_accept"], r["lost_frames_miscounted"]), flush=True)
+                  r["crc16_alone_would_accept"], r["v1_1_host_would_accept"],
+                  r["lost_frames_miscounted"]), flush=True)
 
     for k, v in run(a.frames, seeds, link=not a.no_link,
                     report=show if len(seeds) > 1 else None).items():

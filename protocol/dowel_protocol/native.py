@@ -1,9 +1,11 @@
-"""Viper versions of the CRC and the COBS encoder for the firmware's sampling path.
+"""Viper versions of the CRC-16, the CRC-32 check and the COBS encoder for the firmware's
+sampling path.
 
 Imported only where MicroPython's native emitter exists (the RP2040 and the unix port); on
 CPython, or a port without the emitter, the import fails and crc.py and cobs.py keep their plain
-versions, which compute exactly the same (the tests compare them). On the Pico these two take
-about 2,400 and 2,200 Thumb instructions per SAMPLE instead of 29,000 and 34,000.
+versions, which compute exactly the same (the tests compare them). On the Pico the CRC-16 and
+COBS take about 2,400 and 2,200 Thumb instructions per 1.1 SAMPLE instead of 29,000 and 34,000;
+the CRC-32 about 2,200 (bench/viper_thumb.py counts them from the emitted code).
 
 This file goes onto the board as source, not .mpy: the board's own compiler emits the native
 code, so it always matches the firmware version (a .mpy with native code only loads on the
