@@ -6,6 +6,7 @@ Textual), returning rich Text, so they are easy to test and to look at.
 from __future__ import annotations
 
 import math
+from itertools import groupby
 
 from rich.text import Text
 
@@ -128,17 +129,13 @@ def side_view_lines(width, height, hinge_deg, contacts_on, has_data=True):
 def _runs(cells):
     """A line of Text from (char, style) cells, one span per run of equal style (fast)."""
     line = Text()
-    run, run_style = [], None
-    for ch, style in cells:
-        style = style or None
-        if style != run_style and run:
-            line.append("".join(run), run_style)
-            run = []
-        run_style = style
-        run.append(ch)
-    if run:
-        line.append("".join(run), run_style)
+    for style, run in groupby(cells, key=_style_of):
+        line.append("".join([ch for ch, _ in run]), style)
     return line
+
+
+def _style_of(cell):
+    return cell[1] or None
 
 
 def gauge(width, hinge_deg, target_deg, band_deg, max_deg=90.0):
@@ -212,15 +209,11 @@ def trace_lines(width, height, values, target_deg, max_deg=90.0):
     rows = []
     for r in range(height):
         base = (height - 1 - r) * 8
-        on_target = r == target_row
-        cells = []
-        for n, style in cols:
-            if n is None:
-                ch, st = " ", ""
-            else:
-                ch, st = BLOCKS[max(0, min(8, n - base))], style
-            if ch == " " and on_target:
-                ch, st = "┄", BAND
-            cells.append((ch, st))
+        if r == target_row:  # dotted where no column reaches into this row
+            cells = [("┄", BAND) if n is None or n <= base else (BLOCKS[min(8, n - base)], style)
+                     for n, style in cols]
+        else:
+            cells = [(" ", "") if n is None else (BLOCKS[max(0, min(8, n - base))], style)
+                     for n, style in cols]
         rows.append(_runs(cells))
     return rows

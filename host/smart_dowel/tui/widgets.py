@@ -45,6 +45,28 @@ def set_text(widget, content, layout=True):
     widget.update(content, layout=layout)
 
 
+class BigDigits(Digits):
+    """Digits whose lines are kept by value, size and style: an angle's digits come back
+    again and again, and rich renders them slowly (about 1 ms a time)."""
+
+    KEEP = 256
+
+    def __init__(self, *a, **kw):
+        super().__init__(*a, **kw)
+        self._kept = {}
+
+    def render_line(self, y):
+        size = self.size
+        key = (self.value, size.width, size.height, self.rich_style)
+        lines = self._kept.get(key)
+        if lines is None:
+            lines = [super(BigDigits, self).render_line(i) for i in range(size.height)]
+            if len(self._kept) >= self.KEEP:
+                del self._kept[next(iter(self._kept))]
+            self._kept[key] = lines
+        return lines[y] if y < len(lines) else Strip.blank(size.width, self.rich_style)
+
+
 def set_digits(digits, value):
     if digits.value != value:
         digits.update(value)
@@ -101,12 +123,18 @@ class Drawing(Widget):
     costs the compositor only what actually moved on screen.
     """
 
+    # How many drawings (their Strips) each widget keeps by what they show: a force, an angle
+    # comes back again and again, and cutting its lines costs far more than finding them.
+    # 0 for a drawing that never repeats (the trace).
+    KEEP = 128
+
     def __init__(self, **kw):
         super().__init__(**kw)
         self._shown = None
         self._lines = None  # the Strips of each line, for self._lines_size
         self._lines_size = None
         self._base_style = None
+        self._kept = {}  # (shown, width, height, base style) -> Strips
 
     def set_shown(self, shown):
         """Show new data (any comparable value); repaints only the lines that changed."""
@@ -119,7 +147,7 @@ class Drawing(Widget):
             self._lines = None
             self.refresh()
             return
-        new = self._build(size.width, size.height)
+        new = self._strips(size.width, size.height)
         self._lines = new
         if len(new) != len(old):
             self.refresh()
@@ -147,6 +175,23 @@ class Drawing(Widget):
         size = self.content_size
         return Text("\n").join(self.draw_lines(size.width, size.height)[:size.height])
 
+    def _strips(self, width, height):
+        """The Strips of what is shown at this size: kept ones, or newly cut."""
+        if not self.KEEP:
+            return self._build(width, height)
+        base = self._base_style
+        if base is None:
+            base = self._base_style = self.rich_style
+        key = (self._shown, width, height, base)
+        kept = self._kept
+        strips = kept.get(key)
+        if strips is None:
+            strips = self._build(width, height)
+            if len(kept) >= self.KEEP:
+                del kept[next(iter(kept))]  # the oldest
+            kept[key] = strips
+        return strips
+
     def _build(self, width, height):
         base = self._base_style
         if base is None:
@@ -162,18 +207,47 @@ class Drawing(Widget):
         strips.extend(blank for _ in range(height - len(strips)))
         return strips
 
-    def render_line(self, y):
-        size = self.content_size
-        width, height = size.width, size.height
+    def _current_lines(self, width, height):
         if self._lines is None or self._lines_size != (width, height):
             # the style is read only here: what the widget shows (and so its CSS classes)
             # changed, or its size did
             self._base_style = self.rich_style
-            self._lines = self._build(width, height)
+            self._lines = self._strips(width, height)
             self._lines_size = (width, height)
-        if y < len(self._lines):
-            return self._lines[y]
-        return Strip.blank(width, self._base_style)
+        return self._lines
+
+    def render_line(self, y):
+        size = self.content_size
+        lines = self._current_lines(size.width, size.height)
+        if y < len(lines):
+            return lines[y]
+        return Strip.blank(size.width, self._base_style)
+
+    def render_lines(self, crop):
+        """The lines in `crop` as the compositor (and the app's own painter) asks for them.
+
+        A drawing without border, padding, outline, tint, hatch or opacity of its own (the
+        contact bars, the gauge, the trace) is its lines as they are, through the app's line
+        filters: they are handed over directly, without Textual's per-line styling pass
+        (half the cost of a frame). Anything else goes the usual way.
+        """
+        st = self.styles
+        if (st.gutter.width or st.gutter.height or any(st.outline.spacing)
+                or st.tint.a or st.text_opacity != 1.0 or self.opacity != 1.0
+                or (st.has_rule("hatch") and st.hatch != "none")):
+            return super().render_lines(crop)
+        width, height = self.size
+        lines = self._current_lines(width, height)
+        strips = [lines[y] for y in crop.line_range if y < len(lines)]
+        filters = self.get_line_filters()
+        if filters:
+            background = self.background_colors[1]
+            for f in filters:
+                strips = [strip.apply_filter(f, background) for strip in strips]
+        x1, x2 = crop.column_span
+        if (x1, x2) != (0, width):
+            strips = [strip.crop(x1, x2) for strip in strips]
+        return strips
 
     def notify_style_update(self):
         super().notify_style_update()
@@ -292,6 +366,8 @@ class HingeGauge(Drawing):
 class HingeTrace(Drawing):
     """The last seconds of the hinge angle, with the target depth as a dotted line."""
 
+    KEEP = 0  # it moves on every frame
+
     def show(self, values, target_deg):
         self.set_shown((values, target_deg))
 
@@ -304,7 +380,7 @@ class HingePanel(Vertical):
     """`Hinge`: big digits in degrees, the gauge, the trace."""
 
     def compose(self) -> ComposeResult:
-        self.digits = Digits("--", id="hinge-digits")
+        self.digits = BigDigits("--", id="hinge-digits")
         self.target = Label("", id="hinge-target")
         self.gauge = HingeGauge(id="hinge-gauge")
         self.trace = HingeTrace(id="hinge-trace")
@@ -335,7 +411,7 @@ class RepPanel(Vertical):
     """`Reps`: the count in big digits, the set number and the target."""
 
     def compose(self) -> ComposeResult:
-        self.digits = Digits("0", id="reps-digits")
+        self.digits = BigDigits("0", id="reps-digits")
         self.set_line = Label("", id="reps-set")
         self.hint = Label("", id="reps-hint")
         self.feedback = Label("", id="reps-feedback")
