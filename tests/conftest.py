@@ -104,3 +104,7 @@ def pytest_collection_modifyitems(config, items):
 def hardware_port(request):
     """The --port of a real dowel; tests using it are marked `hardware`."""
     return request.config.getoption("--port")
+
+
+# The throwaway PostgreSQL cluster and the store tests' backend parameter (tests/pg_helpers.py)
+from pg_helpers import pg_server, pg_url, store_backend  # noqa: E402,F401

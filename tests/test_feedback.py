@@ -1,6 +1,7 @@
 """Feedback schedules (issue 15): which reps of a scripted set get live feedback under each
 schedule, what the screen shows of it, and what the store keeps (each rep: feedback given?)."""
 
+import os
 import re
 import subprocess
 import sys
@@ -176,14 +177,11 @@ def test_a_version_2_database_upgrades_and_its_reps_say_feedback_unknown(tmp_pat
 
     data = tmp_path / "data"
     data.mkdir(mode=0o700)
-    with Store.open(data) as store:  # today's schema, then back to what version 2 stored
-        path = store.path
-    conn = sqlite3.connect(str(path))
-    conn.executescript("DROP TABLE reps; DROP TABLE sets;")
-    old = schema.MIGRATIONS[0]
-    for table in ("sets", "reps"):
-        start = old.index("CREATE TABLE %s" % table)
-        conn.executescript(old[start:old.index(");", start) + 2])
+    path = data / "sessions.sqlite3"
+    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    conn = sqlite3.connect(str(path))  # a database as version 2 of the program left it
+    for script in schema.MIGRATIONS[:2]:
+        conn.executescript(script)
     conn.execute("INSERT INTO patients (name, created) VALUES ('Old', '2026-01-01')")
     conn.execute("INSERT INTO sessions (patient_id, started, source) VALUES (1, '2026-01-01', 'dowel')")
     conn.execute("INSERT INTO reps (session_id, number, start_s, depth_deg) VALUES (1, 1, 2.0, 50)")
@@ -191,7 +189,7 @@ def test_a_version_2_database_upgrades_and_its_reps_say_feedback_unknown(tmp_pat
     conn.commit()
     conn.close()
     with Store.open(data) as store:
-        assert store.connection.execute("PRAGMA user_version").fetchone()[0] == 3
+        assert store.connection.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION
         assert [r["feedback"] for r in store.session(1)["reps"]] == [None]
 
 

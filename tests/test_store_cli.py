@@ -16,7 +16,7 @@ from smart_dowel.store.replay import iter_batches, load_samples
 
 
 @pytest.fixture
-def two_sessions(data_dir):
+def two_sessions(store_backend):
     with Store.open() as store:
         a = syn.store_session(store, "Ann Example", 30.0, tailbone_lost_reps=(1,))
         b = syn.store_session(store, "Bob Example", 20.0, depth_deg=40.0, seed=3)
@@ -42,7 +42,7 @@ def test_sessions_list_table_and_patient_filter(two_sessions):
     assert lines[1].split()[-4:] == ["1", "5", "1", "60°"]
 
 
-def test_an_empty_history_says_so(data_dir):
+def test_an_empty_history_says_so(store_backend):
     r = dowel("sessions", "list")
     assert r.returncode == 0 and "no sessions stored yet" in r.stdout
 
@@ -60,7 +60,7 @@ def test_sessions_show_prints_sets_reps_and_faults(two_sessions):
     assert rows[1][-1] == "tailbone_contact_lost" and rows[0][-1] == "-"
 
 
-def test_show_of_a_missing_session_is_one_clear_line(data_dir):
+def test_show_of_a_missing_session_is_one_clear_line(store_backend):
     r = dowel("sessions", "show", "99")
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "no session 99" in r.stderr
 
@@ -158,7 +158,7 @@ def test_replay_is_paced_at_the_requested_speed(two_sessions):
         assert now[0] == pytest.approx(29.99 / speed, rel=0.01)
 
 
-def test_replay_shortens_a_long_gap(data_dir):
+def test_replay_shortens_a_long_gap(store_backend):
     from test_store_db import sample_msgs
 
     from smart_dowel.link.types import Gap
@@ -180,7 +180,7 @@ def test_replay_shortens_a_long_gap(data_dir):
     assert now[0] < 5.0  # the minute without data replays as a short pause
 
 
-def test_load_samples_of_an_empty_session_is_a_clear_error(data_dir):
+def test_load_samples_of_an_empty_session_is_a_clear_error(store_backend):
     from smart_dowel.errors import StoreError
 
     with Store.open() as store:

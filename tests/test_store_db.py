@@ -47,7 +47,7 @@ def test_data_dir_defaults_to_the_per_user_directory(monkeypatch):
     assert str(paths.data_dir()) == platformdirs.user_data_dir("smart-dowel", appauthor=False)
 
 
-def test_a_session_round_trips_samples_sets_reps_and_faults(data_dir):
+def test_a_session_round_trips_samples_sets_reps_and_faults(store_backend):
     with Store.open() as store:
         s = store.start_session("Jane Doe", {"fw_version": "1.0.0", "rate_hz": 100},
                                 port="/dev/ttyACM0", flush_interval_s=0)
@@ -76,7 +76,7 @@ def test_a_session_round_trips_samples_sets_reps_and_faults(data_dir):
     assert int(back["head"][0]) == 20000 and int(back["az_mg"][5]) == 7
 
 
-def test_pipeline_rep_objects_are_stored_with_their_faults(data_dir):
+def test_pipeline_rep_objects_are_stored_with_their_faults(store_backend):
     from smart_dowel.pipeline import Fault, Rep
 
     rep = Rep(1, 1.0, 2.0, 3.0, 48.0, 1.0, 1.0,
@@ -105,7 +105,7 @@ def test_sequence_numbers_wrap_inside_a_block():
     assert list(S.unpack_block(S.pack_block(rec))["seq"]) == [65534, 65535, 0, 1, 2]
 
 
-def test_the_device_clock_is_unwrapped_across_its_30_bit_wrap(data_dir):
+def test_the_device_clock_is_unwrapped_across_its_30_bit_wrap(store_backend):
     start = P.T_US_MODULUS - 25_000
     with Store.open() as store:
         s = store.start_session("A", None, flush_interval_s=0)
@@ -116,7 +116,7 @@ def test_the_device_clock_is_unwrapped_across_its_30_bit_wrap(data_dir):
     assert list(t) == [0, 10000, 20000, 30000, 40000, 50000]
 
 
-def test_an_unplug_continues_the_session_with_the_gap_recorded(data_dir):
+def test_an_unplug_continues_the_session_with_the_gap_recorded(store_backend):
     """A dowel that kept running: its clock is trusted across the gap."""
     with Store.open() as store:
         s = store.start_session("A", None, flush_interval_s=0)
@@ -135,7 +135,7 @@ def test_an_unplug_continues_the_session_with_the_gap_recorded(data_dir):
     assert got["reps"][0]["set"] == 1  # the set went on through the gap
 
 
-def test_a_dowel_restarted_during_the_unplug_is_placed_on_the_host_clock(data_dir):
+def test_a_dowel_restarted_during_the_unplug_is_placed_on_the_host_clock(store_backend):
     with Store.open() as store:
         s = store.start_session("A", None, flush_interval_s=0)
         s.add_samples(sample_msgs(100, t0_us=500_000_000))
@@ -150,7 +150,7 @@ def test_a_dowel_restarted_during_the_unplug_is_placed_on_the_host_clock(data_di
     assert gaps[0]["start_s"] == pytest.approx(0.99) and gaps[0]["lost_frames"] is None
 
 
-def test_a_restart_seen_before_the_gap_event_uses_the_receive_times(data_dir):
+def test_a_restart_seen_before_the_gap_event_uses_the_receive_times(store_backend):
     with Store.open() as store:
         s = store.start_session("A", None, flush_interval_s=0)
         s.add_samples(sample_msgs(100, t0_us=500_000_000), host_time_s=100.0)
@@ -165,7 +165,7 @@ def test_a_restart_seen_before_the_gap_event_uses_the_receive_times(data_dir):
     assert "restarted" in gaps[0]["reason"] and "unknown" in gaps[0]["reason"]
 
 
-def test_sessions_are_listed_newest_first_with_counts(data_dir):
+def test_sessions_are_listed_newest_first_with_counts(store_backend):
     with Store.open() as store:
         a = syn.store_session(store, "Ann", 20.0, tailbone_lost_reps=(1,))
         b = syn.store_session(store, "Bob", 12.0)
@@ -178,7 +178,7 @@ def test_sessions_are_listed_newest_first_with_counts(data_dir):
     assert r["started"] and r["ended"] and r["duration_s"] == pytest.approx(19.99)
 
 
-def test_progress_over_sessions_gives_depth_fault_rate_and_reps(data_dir):
+def test_progress_over_sessions_gives_depth_fault_rate_and_reps(store_backend):
     with Store.open() as store:
         syn.store_session(store, "Ann", 20.0, depth_deg=40.0)  # every rep shallow
         syn.store_session(store, "Ann", 30.0, depth_deg=55.0, tailbone_lost_reps=(0,))
@@ -192,7 +192,7 @@ def test_progress_over_sessions_gives_depth_fault_rate_and_reps(data_dir):
     assert [(p["name"], p["session_count"]) for p in patients] == [("Ann", 2), ("Bob", 1)]
 
 
-def test_sql_is_parameterised_names_are_stored_as_given(data_dir):
+def test_sql_is_parameterised_names_are_stored_as_given(store_backend):
     name = "Robert'); DROP TABLE sessions;--"
     with Store.open() as store:
         s = store.start_session(name, None, flush_interval_s=0)
@@ -201,14 +201,14 @@ def test_sql_is_parameterised_names_are_stored_as_given(data_dir):
         assert store.list_sessions(patient=name)[0]["id"] == s.id
 
 
-def test_unprintable_or_empty_patient_names_are_refused(data_dir):
+def test_unprintable_or_empty_patient_names_are_refused(store_backend):
     with Store.open() as store:
         for bad in ("", "   ", "a\x00b", "x" * 500):
             with pytest.raises(StoreError):
                 store.start_session(bad, None)
 
 
-def test_a_missing_session_is_a_clear_error(data_dir):
+def test_a_missing_session_is_a_clear_error(store_backend):
     with Store.open() as store:
         with pytest.raises(StoreError, match="no session 42"):
             store.session(42)
@@ -245,7 +245,7 @@ def test_a_failing_migration_leaves_the_previous_version(data_dir, monkeypatch):
     conn.close()
 
 
-def test_json_columns_hold_device_and_calibration(data_dir):
+def test_json_columns_hold_device_and_calibration(store_backend):
     from smart_dowel.pipeline import Calibration
 
     cal = Calibration()

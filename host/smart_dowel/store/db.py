@@ -1,5 +1,6 @@
-"""The session store: one SQLite database per user holding patients, sessions, sets, reps,
-faults, reconnect gaps and every raw sample, written safely while a session runs.
+"""The session store: patients, sessions, sets, reps, faults, reconnect gaps and every raw
+sample, written safely while a session runs; one SQLite database per user by default, or the
+clinic's PostgreSQL server (DOWEL_DATABASE_URL; store.postgres), behind the same interface.
 
 Durability: WAL journal, synchronous=FULL, and a writer thread that commits whatever arrived
 every `flush_interval_s` (0.5 s), so a crash loses at most that much. FULL (an fsync per
@@ -22,6 +23,7 @@ import re
 import time
 import unicodedata
 import urllib.parse
+import uuid
 import weakref
 import zlib
 from pathlib import Path
@@ -31,10 +33,16 @@ import numpy as np
 from ..errors import StoreError
 from . import paths
 from . import samples as S
-from .schema import MIGRATIONS, SCHEMA_VERSION
+from .schema import MIGRATIONS, SCHEMA_VERSION, patient_key
+
+ENV_DATABASE_URL = "DOWEL_DATABASE_URL"
 
 FLUSH_INTERVAL_S = 0.5
 MAX_BLOCK_SAMPLES = 2000
+# Samples held in memory while the database cannot be written (a server restarting, a full
+# disk): 10 minutes at 100 Hz, 17 MB. Past it, samples are not saved until the store is back
+# (reps, sets and gaps still are), the writer says so once, and the stretch is stored as a gap.
+MAX_BUFFERED_SAMPLES = 60_000
 UNASSIGNED_PATIENT = "Unassigned"
 MAX_PATIENT_NAME = 120
 SIDE_FILES = ("-wal", "-shm", "-journal")
@@ -159,11 +167,15 @@ def normalise_rep(rep):
 class Store:
     """The session database. Open with Store.open(); safe to share between threads."""
 
-    def __init__(self, conn, path, readonly=False):
+    def __init__(self, conn, path, readonly=False, dialect=None):
         self._conn = conn
-        self.path = Path(path)
+        self.dialect = dialect or SQLITE
+        self.path = None if path is None else Path(path)  # None: a database server
+        # where the sessions are, for messages: the file, or the server's URL without password
+        self.location = str(path) if path is not None else conn.location
         self.readonly = readonly
         self.exists = True  # False: a read-only open of a database not created yet
+        self.upgraded_from = SCHEMA_VERSION  # the schema version it had when opened
         self.warnings = []  # what Store.open found worth saying (printed once on stderr)
         self._lock = threading.RLock()
         self._closed = False
@@ -172,14 +184,25 @@ class Store:
     # --- opening -----------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, directory=None, *, path=None, readonly=False):
-        """Open (creating and migrating as needed) the database in the data directory.
+    def open(cls, directory=None, *, path=None, readonly=False, url=None, upgrade=False):
+        """Open (creating and migrating as needed) the database in the data directory, or the
+        one that `url` or DOWEL_DATABASE_URL names when no directory or path is given
+        (postgresql://... a server, sqlite:///PATH a file).
 
         readonly: create nothing (a missing database reads as an empty one), write nothing;
         works on a read-only directory or medium. Raises StoreError, leaving the file
         untouched, for a damaged database, one written by a newer version of smart-dowel, a
         database that is a symbolic link, or a directory that cannot be used.
+        A server's schema is created or upgraded only with upgrade=True (`dowel db upgrade`):
+        a server that is not at this program's version is refused with a clear error.
         """
+        if directory is None and path is None:
+            url = url if url is not None else os.environ.get(ENV_DATABASE_URL) or None
+            if url is not None:
+                kind, target = parse_database_url(url)
+                if kind == "postgresql":
+                    return cls._open_server(target, readonly=readonly, upgrade=upgrade)
+                path = target
         warnings = []
         if path is None:
             directory, warnings = paths.check_data_dir(
@@ -196,6 +219,7 @@ class Store:
                 _migrate(conn, 0)
                 store = cls(conn, path, readonly=True)
                 store.exists = False
+                store.upgraded_from = 0
                 store.warnings = warnings
                 return store
             conn = _connect_readonly(path)
@@ -249,6 +273,41 @@ class Store:
             raise
         store = cls(conn, path, readonly=readonly)
         store.warnings = warnings
+        store.upgraded_from = version
+        return store
+
+    @classmethod
+    def _open_server(cls, url, readonly=False, upgrade=False):
+        from . import postgres
+
+        conn = postgres.Connection(url)
+        dialect = postgres.Dialect()
+        try:
+            try:
+                version = before = dialect.read_version(conn)
+                if version > SCHEMA_VERSION:
+                    raise StoreError(
+                        "%s holds a newer smart-dowel schema (version %d, this program knows up "
+                        "to %d); it was left untouched: update smart-dowel on this PC"
+                        % (conn.location, version, SCHEMA_VERSION))
+                if upgrade and not readonly:
+                    version = _migrate(conn, version, dialect=dialect)
+            except dialect.errors as e:
+                raise StoreError(dialect.describe(e, conn.location, "opening it")) from e
+            if version == 0:
+                raise StoreError("%s has no smart-dowel tables yet; create them once with "
+                                 "`dowel db upgrade` (as the role that owns the database)"
+                                 % conn.location)
+            if version < SCHEMA_VERSION:
+                raise StoreError(
+                    "%s holds an older smart-dowel schema (version %d, this program needs %d); "
+                    "upgrade it with `dowel db upgrade` (a server is never upgraded behind the "
+                    "clinic's back)" % (conn.location, version, SCHEMA_VERSION))
+        except BaseException:
+            conn.close()
+            raise
+        store = cls(conn, None, readonly=readonly, dialect=dialect)
+        store.upgraded_from = before
         return store
 
     @classmethod
@@ -266,7 +325,8 @@ class Store:
 
     @property
     def connection(self):
-        """The sqlite3 connection (for tests and maintenance); hold `lock` while using it."""
+        """The sqlite3 connection, or a postgres.Connection (for tests and maintenance); hold
+        `lock` while using it."""
         return self._conn
 
     @property
@@ -289,15 +349,28 @@ class Store:
     def __exit__(self, *exc):
         self.close()
 
+    def _live_connection(self):
+        """The connection; one to a server that was lost is made again first (StoreError
+        while the server cannot be reached)."""
+        if self._closed:
+            raise StoreError("the session store is closed")
+        if getattr(self._conn, "broken", False):
+            self._conn.reconnect()
+        return self._conn
+
+    def _failed(self, e, action):
+        """The StoreError for a database error (the connection, if lost, is made again on the
+        next use)."""
+        return StoreError(self.dialect.describe(e, self.location, action))
+
     @contextlib.contextmanager
     def _read(self, action):
         with self._lock:
-            if self._closed:
-                raise StoreError("the session store is closed")
+            conn = self._live_connection()
             try:
-                yield self._conn
-            except sqlite3.Error as e:
-                raise StoreError(describe_sqlite_error(e, self.path, action)) from e
+                yield conn
+            except self.dialect.errors as e:
+                raise self._failed(e, action) from e
 
     @contextlib.contextmanager
     def _write(self, action):
@@ -307,26 +380,23 @@ class Store:
                 raise StoreError("the session store is closed")
             if self.readonly:
                 raise StoreError("%s is open read-only, so %s is not possible here"
-                                 % (self.path, action))
-            conn = self._conn
+                                 % (self.location, action))
+            conn = self._live_connection()
             try:
-                conn.execute("BEGIN IMMEDIATE")
+                conn.execute(self.dialect.begin_write)
                 yield conn
                 conn.execute("COMMIT")
-            except sqlite3.Error as e:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise StoreError(describe_sqlite_error(e, self.path, action)) from e
+            except self.dialect.errors as e:
+                _rollback(conn, self.dialect)
+                raise self._failed(e, action) from e
             except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
+                _rollback(conn, self.dialect)
                 raise
 
     def integrity_check(self):
-        """'ok', or SQLite's description of what is damaged."""
+        """'ok', or the database's description of what is damaged."""
         with self._read("checking it") as conn:
-            rows = conn.execute("PRAGMA integrity_check").fetchall()
-        return "; ".join(str(r[0]) for r in rows)
+            return self.dialect.integrity_check(conn)
 
     # --- patients ----------------------------------------------------------------------------
 
@@ -338,15 +408,14 @@ class Store:
         if row is not None:
             return row[0]
         if not create:
-            raise StoreError("no patient named %r in %s" % (name, self.path))
+            raise StoreError("no patient named %r in %s" % (name, self.location))
         with self._write("adding a patient") as conn:
-            row = _find_patient(conn, name)  # again, inside the write lock: no twin is added
-            if row is not None:
-                return row[0]
-            cur = conn.execute(
-                "INSERT INTO patients (name, created) VALUES (?, ?)", (name, now_iso())
-            )
-            return cur.lastrowid
+            # the unique name key decides: a PC adding the same patient at the same moment
+            # makes this insert do nothing, and both find the one row
+            conn.execute(
+                "INSERT INTO patients (name, name_key, created) VALUES (?, ?, ?) "
+                "ON CONFLICT (name_key) DO NOTHING", (name, patient_key(name), now_iso()))
+            return _find_patient(conn, name)[0]
 
     def patient_name(self, patient_id):
         """The stored name of patient number `patient_id`; StoreError if there is none."""
@@ -355,7 +424,7 @@ class Store:
                                (int(patient_id),)).fetchone()
         if row is None:
             raise StoreError("there is no patient number %d in %s (`dowel sessions list --json` "
-                             "shows each session's patient_id)" % (patient_id, self.path))
+                             "shows each session's patient_id)" % (patient_id, self.location))
         return row[0]
 
     def _stored_name(self, conn, patient):
@@ -371,7 +440,7 @@ class Store:
             rows = conn.execute(
                 "SELECT p.id, p.name, p.created, COUNT(s.id), MAX(s.started) "
                 "FROM patients p LEFT JOIN sessions s ON s.patient_id = p.id "
-                "GROUP BY p.id ORDER BY p.name COLLATE NOCASE"
+                "GROUP BY p.id, p.name, p.created ORDER BY lower(p.name), p.id"
             ).fetchall()
         return [
             {"id": r[0], "name": r[1], "created": r[2], "session_count": r[3], "last_session": r[4]}
@@ -401,9 +470,11 @@ class Store:
         device = _jsonable(_as_dict(device_info))
         with self._write("starting a session") as conn:
             cur = conn.execute(
-                "INSERT INTO sessions (patient_id, started, source, port, device_json, "
-                "calibration_json, pipeline_version) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO sessions (uuid, patient_id, started, source, port, device_json, "
+                "calibration_json, pipeline_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                "RETURNING id",
                 (
+                    str(uuid.uuid4()),
                     pid,
                     now_iso(),
                     str(source),
@@ -413,7 +484,7 @@ class Store:
                     str(pipeline_version or ""),
                 ),
             )
-            sid = cur.lastrowid
+            sid = cur.fetchone()[0]
         writer = SessionWriter(self, sid, flush_interval_s=flush_interval_s, on_error=on_error)
         self._writers.add(writer)
         return writer
@@ -438,7 +509,7 @@ class Store:
             " (SELECT COUNT(DISTINCT f.rep_id) FROM faults f JOIN reps r ON f.rep_id = r.id "
             "   WHERE r.session_id = s.id), "
             " (SELECT AVG(depth_deg) FROM reps WHERE session_id = s.id), "
-            " (SELECT COALESCE(SUM(n), 0) FROM sample_blocks WHERE session_id = s.id), "
+            " (SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM sample_blocks WHERE session_id = s.id), "
             " (SELECT MAX(t1_s) FROM sample_blocks WHERE session_id = s.id), "
             " (SELECT COUNT(*) FROM gaps WHERE session_id = s.id), s.patient_id, "
             " s.lost_frames "
@@ -482,7 +553,7 @@ class Store:
         """The list_sessions entry of one session; StoreError if there is none."""
         found = self.list_sessions(session_id=session_id)
         if not found:
-            raise StoreError("there is no session %s in %s" % (session_id, self.path))
+            raise StoreError("there is no session %s in %s" % (session_id, self.location))
         return found[0]
 
     def session(self, session_id):
@@ -606,15 +677,15 @@ class Store:
         with self._read("reading samples") as conn:
             exists = conn.execute("SELECT 1 FROM sessions WHERE id = ?", (sid,)).fetchone()
             if exists is None:
-                raise StoreError("there is no session %d in %s" % (sid, self.path))
-            blobs = [r[0] for r in conn.execute(sql, args)]
+                raise StoreError("there is no session %d in %s" % (sid, self.location))
+            blobs = [bytes(r[0]) for r in conn.execute(sql, args).fetchall()]
         parts = []
         for blob in blobs:
             try:
                 parts.append(S.unpack_block(blob))
             except (ValueError, zlib.error) as e:
                 raise StoreError(
-                    "a block of samples of session %d in %s is damaged (%s)" % (sid, self.path, e)
+                    "a block of samples of session %d in %s is damaged (%s)" % (sid, self.location, e)
                 ) from e
         out = np.concatenate(parts) if parts else S.empty()
         if start_s is not None or end_s is not None:
@@ -688,6 +759,108 @@ class Store:
         return out
 
 
+def _rate_hz(blocks):
+    """Samples per second in queued SAMPLE_DTYPE blocks (0 when it cannot be told)."""
+    if not blocks:
+        return 0.0
+    t0, t1 = int(blocks[0]["t_us"][0]), int(blocks[-1]["t_us"][-1])
+    n = sum(len(b) for b in blocks)
+    return (n - 1) / ((t1 - t0) / 1e6) if t1 > t0 else 0.0
+
+
+# What `dowel db copy` moves of a session, table by table (ids are the target's own; a
+# patient is matched by name key, a session by its UUID)
+_COPY_SESSION = ("uuid", "started", "ended", "source", "port", "device_json", "calibration_json",
+                 "pipeline_version", "notes", "lost_frames", "link_json")
+_COPY_CHILDREN = (
+    ("sets", ("number", "start_s", "end_s", "target_depth_deg", "target_reps",
+              "feedback_schedule"), "number"),
+    ("reps", ("set_id", "number", "start_s", "bottom_s", "end_s", "depth_deg", "descent_s",
+              "ascent_s", "metrics_json", "feedback"), "start_s, id"),
+    ("sample_blocks", ("t0_s", "t1_s", "n", "data"), "t0_s, id"),
+    ("gaps", ("start_s", "end_s", "lost_frames", "reason", "cause", "lost_known"), "start_s, id"),
+    ("session_events", ("t_s", "source", "level", "kind", "message"), "t_s, id"),
+)
+_COPY_FAULTS = ("fault", "phase", "start_s", "duration_s", "cue")
+
+
+def session_rows(store, session_id):
+    """Everything stored of one session, as plain rows, for copy_session_rows."""
+    sid = int(session_id)
+    with store._read("reading session %d to copy it" % sid) as conn:
+        row = conn.execute(
+            "SELECT %s, p.name, p.created, p.notes FROM sessions s JOIN patients p "
+            "ON p.id = s.patient_id WHERE s.id = ?" % ", ".join("s." + c for c in _COPY_SESSION),
+            (sid,)).fetchone()
+        if row is None:
+            raise StoreError("there is no session %d in %s" % (sid, store.location))
+        out = {"session": dict(zip(_COPY_SESSION, row)),
+               "patient": {"name": row[-3], "created": row[-2], "notes": row[-1]}}
+        for table, cols, order in _COPY_CHILDREN:
+            out[table] = conn.execute("SELECT id, %s FROM %s WHERE session_id = ? ORDER BY %s"
+                                      % (", ".join(cols), table, order), (sid,)).fetchall()
+        out["faults"] = conn.execute(
+            "SELECT f.rep_id, %s FROM faults f JOIN reps r ON r.id = f.rep_id "
+            "WHERE r.session_id = ? ORDER BY f.id" % ", ".join("f." + c for c in _COPY_FAULTS),
+            (sid,)).fetchall()
+    return out
+
+
+def copy_session_rows(store, rows):
+    """Write a session read by session_rows into `store` in one transaction; returns "copied",
+    "present" (its UUID is there, as complete as the source's) or "updated" (an unfinished
+    copy replaced by the source's fuller one)."""
+    sess = rows["session"]
+    name = clean_patient_name(rows["patient"]["name"])
+    with store._write("copying session %s" % sess["uuid"]) as conn:
+        there = conn.execute(
+            "SELECT id, ended, (SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM sample_blocks "
+            "WHERE session_id = sessions.id), (SELECT COUNT(*) FROM reps WHERE session_id = "
+            "sessions.id) FROM sessions WHERE uuid = ?", (sess["uuid"],)).fetchone()
+        status = "copied"
+        if there is not None:
+            samples = sum(int(b[3]) for b in rows["sample_blocks"])
+            fuller = sess["ended"] is not None or samples > there[2] or len(rows["reps"]) > there[3]
+            if there[1] is not None or not fuller:
+                return "present"
+            conn.execute("DELETE FROM sessions WHERE id = ?", (there[0],))  # children cascade
+            status = "updated"
+        conn.execute("INSERT INTO patients (name, name_key, created, notes) VALUES (?, ?, ?, ?) "
+                     "ON CONFLICT (name_key) DO NOTHING",
+                     (name, patient_key(name), rows["patient"]["created"],
+                      rows["patient"]["notes"] or ""))
+        pid = _find_patient(conn, name)[0]
+        sid = conn.execute(
+            "INSERT INTO sessions (patient_id, %s) VALUES (?, %s) RETURNING id"
+            % (", ".join(_COPY_SESSION), ", ".join("?" * len(_COPY_SESSION))),
+            (pid,) + tuple(sess[c] for c in _COPY_SESSION)).fetchone()[0]
+        new_ids = {}
+        for table, cols, _order in _COPY_CHILDREN:
+            sql = ("INSERT INTO %s (session_id, %s) VALUES (?, %s)"
+                   % (table, ", ".join(cols), ", ".join("?" * len(cols))))
+            if table in ("sets", "reps"):  # their new ids are needed by reps and faults
+                ids = new_ids.setdefault(table, {})
+                for r in rows[table]:
+                    vals = list(r[1:])
+                    if table == "reps" and vals[0] is not None:
+                        vals[0] = new_ids["sets"][vals[0]]
+                    ids[r[0]] = conn.execute(sql + " RETURNING id", [sid] + vals).fetchone()[0]
+            elif rows[table]:
+                conn.executemany(sql, [[sid] + list(r[1:]) for r in rows[table]])
+        if rows["faults"]:
+            conn.executemany(
+                "INSERT INTO faults (rep_id, %s) VALUES (?, %s)"
+                % (", ".join(_COPY_FAULTS), ", ".join("?" * len(_COPY_FAULTS))),
+                [[new_ids["reps"][f[0]]] + list(f[1:]) for f in rows["faults"]])
+    return status
+
+
+def session_uuids(store):
+    """(id, uuid, ended) of every session, oldest first."""
+    with store._read("listing sessions") as conn:
+        return conn.execute("SELECT id, uuid, ended FROM sessions ORDER BY id").fetchall()
+
+
 # Characters a name may not hold: controls, and the format characters that reorder or hide
 # text (bidi overrides, embeddings and isolates, marks). Joiners (ZWJ, ZWNJ) stay: Persian
 # names and emoji sequences need them.
@@ -715,21 +888,69 @@ def clean_patient_name(name):
     return text
 
 
-def patient_key(name):
-    """What two names must share to be the same patient: NFC and case-folded ("ZOË" = "zoë")."""
-    return unicodedata.normalize("NFC", unicodedata.normalize("NFC", name).casefold())
-
-
 def _find_patient(conn, name):
     """(id, stored name) of the patient whose name matches (patient_key), or None."""
-    row = conn.execute("SELECT id, name FROM patients WHERE name = ?", (name,)).fetchone()
-    if row is not None:
-        return row
-    key = patient_key(name)
-    for pid, stored in conn.execute("SELECT id, name FROM patients ORDER BY id"):
-        if patient_key(stored) == key:
-            return pid, stored
-    return None
+    return conn.execute("SELECT id, name FROM patients WHERE name_key = ?",
+                        (patient_key(name),)).fetchone()
+
+
+def parse_database_url(url):
+    """("postgresql", url) for a server, ("sqlite", Path) for sqlite:///PATH; StoreError for
+    anything else. sqlite:///data.db is relative, sqlite:////srv/data.db absolute."""
+    from . import postgres
+
+    text = str(url).strip()
+    if text.startswith("sqlite:///") and len(text) > len("sqlite:///"):
+        return "sqlite", Path(urllib.parse.unquote(text[len("sqlite:///"):])).expanduser()
+    if postgres.is_server_url(text):
+        return "postgresql", text
+    raise StoreError(
+        "%r is not a database URL smart-dowel knows: use postgresql://USER@HOST/DATABASE for "
+        "the clinic's server or sqlite:///PATH for a file (%s)"
+        % (postgres.redact(text)[:200], ENV_DATABASE_URL))
+
+
+def _rollback(conn, dialect):
+    if not conn.in_transaction:
+        return
+    try:
+        conn.execute("ROLLBACK")
+    except dialect.errors:
+        if not getattr(conn, "broken", False):
+            raise  # a lost connection has rolled back by itself; anything else is news
+
+
+class SqliteDialect:
+    """What the store does differently on SQLite (the other is postgres.Dialect)."""
+
+    name = "sqlite"
+    begin_write = "BEGIN IMMEDIATE"  # take the write lock now: no deadlock on upgrade
+    errors = (sqlite3.Error,)
+
+    def describe(self, e, location, action):
+        return describe_sqlite_error(e, location, action)
+
+    def lost_connection(self, e):
+        return False
+
+    def read_version(self, conn):
+        return conn.execute("PRAGMA user_version").fetchone()[0]
+
+    def lock_schema(self, conn):
+        pass  # BEGIN IMMEDIATE holds the database's write lock
+
+    def set_version(self, conn, version):
+        conn.execute("PRAGMA user_version = %d" % int(version))
+
+    def run_script(self, conn, script):
+        for stmt in _statements(script):
+            conn.execute(stmt)
+
+    def integrity_check(self, conn):
+        return "; ".join(str(r[0]) for r in conn.execute("PRAGMA integrity_check").fetchall())
+
+
+SQLITE = SqliteDialect()
 
 
 def patient_from_args(args, store=None):
@@ -833,23 +1054,29 @@ def _statements(script):
         yield buf
 
 
-def _migrate(conn, version, migrations=None):
-    """Move the schema forward one version per transaction. Two programs opening a fresh
-    database at once are serialised by BEGIN IMMEDIATE; the second finds it done."""
+def _migrate(conn, version, migrations=None, dialect=None):
+    """Move the schema forward one version per transaction. Two programs upgrading at once
+    are serialised (SQLite's BEGIN IMMEDIATE, an advisory lock on a server); the second
+    finds it done."""
     migrations = MIGRATIONS if migrations is None else migrations
+    dialect = dialect or SQLITE
     while version < len(migrations):
-        conn.execute("BEGIN IMMEDIATE")
+        conn.execute(dialect.begin_write)
         try:
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            dialect.lock_schema(conn)
+            version = dialect.read_version(conn)
             if version < len(migrations):
-                for stmt in _statements(migrations[version]):
-                    conn.execute(stmt)
+                steps = migrations[version]
+                for step in [steps] if isinstance(steps, str) else steps:
+                    if callable(step):
+                        step(conn)
+                    else:
+                        dialect.run_script(conn, step)
                 version += 1
-                conn.execute("PRAGMA user_version = %d" % version)
+                dialect.set_version(conn, version)
             conn.execute("COMMIT")
         except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
+            _rollback(conn, dialect)
             raise
     return version
 
@@ -859,8 +1086,12 @@ class SessionWriter:
 
     Nothing here blocks on the disk: calls queue their data and a writer thread commits the
     queue every flush_interval_s in one transaction. If a commit fails (disk full, directory
-    gone read-only) the queue is kept in memory and retried, `error` says why and on_error is
-    called; close() raises StoreError if the queue still cannot be written.
+    gone read-only, the server restarting) the queue is kept in memory and retried (a lost
+    server connection is made again), `error` says why and on_error is called; close() raises
+    StoreError if the queue still cannot be written. Each commit is numbered in the session's
+    row, so one whose answer was lost with the connection is never written twice. At most
+    max_buffered_samples wait in memory: past that, samples are dropped (and the stretch
+    stored as a gap once the store is back), with one error saying so.
 
     Times are session seconds: 0 at the first sample, on the device's (unwrapped) clock.
     """
@@ -877,6 +1108,11 @@ class SessionWriter:
         self._lock = threading.Lock()  # guards the queue below
         self._samples = []  # SAMPLE_DTYPE arrays not yet committed
         self._ops = []  # (kind, payload) not yet committed, in call order
+        self._queued_samples = 0  # samples in _samples and _unsure
+        self.max_buffered_samples = MAX_BUFFERED_SAMPLES
+        self._dropped = None  # [first_t_s, last_t_s, n] of samples not kept (buffer full)
+        self._batch = 1  # number of the next commit (sessions.committed_batches after it)
+        self._unsure = None  # (batch, blocks, ops) of a commit that failed: sent again first
         self._last_t_us = 0
         self._gap_awaiting_end = False  # a gap was recorded before the samples after it came
         self._set_number = 0
@@ -924,11 +1160,32 @@ class SessionWriter:
         if len(rec):
             self._last_t_us = max(self._last_t_us, int(rec["t_us"][-1]))
             with self._lock:
+                if self._queued_samples + len(rec) > self.max_buffered_samples:
+                    self._drop(rec)
+                    return rec
                 self._samples.append(rec)
+                self._queued_samples += len(rec)
                 if self._gap_awaiting_end:
                     self._gap_awaiting_end = False
                     self._ops.append(("gap_end", int(rec["t_us"][0]) / 1e6))
         return rec
+
+    def _drop(self, rec):
+        """The buffer is full: these samples are not kept (called holding _lock)."""
+        t0, t1 = int(rec["t_us"][0]) / 1e6, int(rec["t_us"][-1]) / 1e6
+        if self._dropped is None:
+            self._dropped = [t0, t1, 0]
+            self.buffer_full_error = StoreError(
+                "%s cannot be written and %d samples (%.0f s) are waiting in memory, the most "
+                "this program holds: from %.1f s on, samples are not saved until it is back "
+                "(reps, sets and gaps still are, and the stretch is stored as a gap)"
+                % (self.store.location, self._queued_samples,
+                   self._queued_samples / max(1.0, _rate_hz(
+                       (self._unsure[1] if self._unsure else []) + self._samples)), t0))
+        self._dropped[1] = t1
+        self._dropped[2] += len(rec)
+
+    buffer_full_error = None  # the StoreError saying samples are being dropped, once they are
 
     def start_set(self, target_depth_deg=None, target_reps=None, start_s=None,
                   feedback_schedule=None):
@@ -1060,33 +1317,55 @@ class SessionWriter:
     def pending(self):
         """(samples, other changes) queued and not yet committed."""
         with self._lock:
-            return sum(len(a) for a in self._samples), len(self._ops)
+            unsure_ops = len(self._unsure[2]) if self._unsure else 0
+            return self._queued_samples, len(self._ops) + unsure_ops
 
     def flush(self):
         """Commit everything queued now. Raises StoreError (keeping the queue) on failure."""
         with self._flush_lock:
+            n = 0
+            if self._unsure is not None:  # exactly what failed before, under its number
+                n += self._send(*self._unsure)
             with self._lock:
                 blocks, self._samples = self._samples, []
                 ops, self._ops = self._ops, []
-            if not blocks and not ops:
-                return 0
-            try:
-                n = self._commit(blocks, ops)
-            except BaseException as e:
-                with self._lock:
-                    self._samples[:0] = blocks
-                    self._ops[:0] = ops
-                if isinstance(e, StoreError):
-                    self.error = e
-                raise
-            self.error = None
-            self.committed_samples += n
-            self.committed_reps += sum(1 for kind, _ in ops if kind == "rep")
-            return n
+                if self._dropped is not None:
+                    t0, t1, dropped = self._dropped
+                    self._dropped = None
+                    ops.append(("gap", (t0, t1, dropped, "%d samples received while %s could "
+                                        "not be written were not saved" % (dropped, self.store.location),
+                                        "not saved", 1)))
+                if not blocks and not ops:
+                    return n
+                self._unsure = (self._batch, blocks, ops)
+            return n + self._send(*self._unsure)
 
-    def _commit(self, blocks, ops):
+    def _send(self, batch, blocks, ops):
+        try:
+            n = self._commit(batch, blocks, ops)
+        except BaseException as e:
+            if isinstance(e, StoreError):
+                self.error = e
+            raise
+        with self._lock:
+            self._unsure = None
+            self._queued_samples -= n
+        self._batch = batch + 1
+        self.error = None
+        self.buffer_full_error = None
+        self.committed_samples += n
+        self.committed_reps += sum(1 for kind, _ in ops if kind == "rep")
+        return n
+
+    def _commit(self, batch, blocks, ops):
         allrec = np.concatenate(blocks) if blocks else S.empty()
         with self.store._write("saving session %d" % self.id) as conn:
+            done = conn.execute("SELECT committed_batches FROM sessions WHERE id = ?",
+                                (self.id,)).fetchone()[0]
+            if done >= batch:
+                return len(allrec)  # it went in, and only the answer was lost
+            conn.execute("UPDATE sessions SET committed_batches = ? WHERE id = ?",
+                         (batch, self.id))
             for i in range(0, len(allrec), MAX_BLOCK_SAMPLES):
                 blk = allrec[i : i + MAX_BLOCK_SAMPLES]
                 conn.execute(
@@ -1125,13 +1404,13 @@ class SessionWriter:
             cur = conn.execute(
                 "INSERT INTO reps (session_id, set_id, number, start_s, bottom_s, end_s, "
                 "depth_deg, descent_s, ascent_s, metrics_json, feedback) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?) RETURNING id",
                 (self.id, set_id, number, r["start_s"], r["bottom_s"], r["end_s"],
                  r["depth_deg"], r["descent_s"], r["ascent_s"],
                  json.dumps(r["extra"], sort_keys=True),
                  None if r.get("feedback") is None else int(r["feedback"])),
             )
-            rep_id = cur.lastrowid
+            rep_id = cur.fetchone()[0]
             conn.executemany(
                 "INSERT INTO faults (rep_id, fault, phase, start_s, duration_s, cue) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
@@ -1197,7 +1476,7 @@ class SessionWriter:
             except StoreError as e:
                 # kept in memory and retried at the next interval; the caller hears of it
                 if self.on_error is not None:
-                    self.on_error(e)
+                    self.on_error(self.buffer_full_error or e)
 
     # --- ending ------------------------------------------------------------------------------
 

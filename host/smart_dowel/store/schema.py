@@ -1,8 +1,35 @@
-"""The session database's schema, one migration per version (PRAGMA user_version).
+"""The session database's schema, one migration per version, for SQLite and PostgreSQL alike.
 
 Migrations only ever add: a database is moved forward one version at a time inside one
 transaction each, and a database from a newer version of the program is refused untouched.
+They are written in SQLite's SQL; the PostgreSQL dialect (store.postgres) maps its few type
+names. A migration is a script, or a list of scripts and Python steps `step(conn)` that fill
+in what SQL cannot compute (a patient's name key).
 """
+
+import unicodedata
+import uuid
+
+
+def patient_key(name):
+    """What two names must share to be the same patient: NFC and case-folded ("ZOË" = "zoë")."""
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFC", name).casefold())
+
+
+def _fill_keys_and_uuids(conn):
+    """Version 4: each patient's name key, each session's UUID. Two old patients whose names
+    fold to one key (possible only through names SQLite's NOCASE told apart) both stay; the
+    later one gets its id in its key, so that neither is lost."""
+    seen = set()
+    for pid, name in conn.execute("SELECT id, name FROM patients ORDER BY id").fetchall():
+        key = patient_key(name)
+        if key in seen:
+            key = "%s#%d" % (key, pid)
+        seen.add(key)
+        conn.execute("UPDATE patients SET name_key = ? WHERE id = ?", (key, pid))
+    for (sid,) in conn.execute("SELECT id FROM sessions WHERE uuid IS NULL").fetchall():
+        conn.execute("UPDATE sessions SET uuid = ? WHERE id = ?", (str(uuid.uuid4()), sid))
+
 
 # MIGRATIONS[i] moves a database from version i to version i + 1.
 MIGRATIONS = [
@@ -104,6 +131,23 @@ MIGRATIONS = [
     ALTER TABLE sets ADD COLUMN feedback_schedule TEXT;  -- every, faded, bandwidth, post-set
     ALTER TABLE reps ADD COLUMN feedback INTEGER;  -- 1 live feedback given, 0 none, NULL unknown
     """,
+    # 3 -> 4: one store for a clinic's PCs (issue 16): a patient is one row by a unique key of
+    # the normalised name (so PCs adding the same patient at once cannot make two); a session
+    # has a UUID that stays the same in every store it is copied to (`dowel db copy`); and each
+    # session counts the batches its writer committed, so a commit whose answer was lost (the
+    # server went away during COMMIT) is known to be in, not written twice
+    [
+        """
+        ALTER TABLE patients ADD COLUMN name_key TEXT;  -- schema.patient_key(name)
+        ALTER TABLE sessions ADD COLUMN uuid TEXT;
+        ALTER TABLE sessions ADD COLUMN committed_batches INTEGER NOT NULL DEFAULT 0;
+        """,
+        _fill_keys_and_uuids,
+        """
+        CREATE UNIQUE INDEX patients_unique_key ON patients(name_key);
+        CREATE UNIQUE INDEX sessions_unique_uuid ON sessions(uuid);
+        """,
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
