@@ -87,6 +87,34 @@ def _units(text):
 _units.__name__ = "units"
 
 
+def _database_url(text):
+    """A store URL from the command line: postgresql://... or sqlite:///PATH, with no password
+    in it (other users see the command line in `ps`)."""
+    from .errors import StoreError
+    from .store import db, postgres
+
+    try:
+        kind, _target = db.parse_database_url(text)
+    except StoreError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    if kind == "postgresql" and postgres.has_password(text):
+        raise argparse.ArgumentTypeError(
+            "a password does not belong on the command line, where other users can see it: "
+            "put it in ~/.pgpass (chmod 600) or a service file and leave it out of the URL")
+    return text
+
+
+_database_url.__name__ = "database URL"
+
+
+def _add_database(parser, dest="database", flag="--database", help=None):
+    parser.add_argument(
+        flag, dest=dest, type=_database_url, default=None, metavar="URL",
+        help=help or "the session store: postgresql://USER@HOST[:PORT]/DB for the clinic's "
+                     "server, sqlite:///PATH for a file (default: $DOWEL_DATABASE_URL, else the "
+                     "data directory's SQLite file)")
+
+
 def _add_screen_options(parser):
     """--feedback, --sound and --voice of `dowel demo` and `dowel ui`."""
     from .feedback import DESCRIPTIONS, EVERY, SCHEDULES
@@ -127,6 +155,7 @@ COMMANDS = {
     "ports": "smart_dowel.link.ports:run",
     "selftest": "smart_dowel.selftest:run",
     "conformance": "smart_dowel.conformance:run",
+    "db": "smart_dowel.store.admin:run",
 }
 
 
@@ -142,6 +171,7 @@ def build_parser():
     d.add_argument("--seed", type=_seed, default=None)
     _add_patient(d)
     _add_screen_options(d)
+    _add_database(d)
 
     u = sub.add_parser("ui", help="the clinic screen; auto-detects a dowel without --port")
     u.add_argument("--port", default=None, help="serial port of the dowel, e.g. /dev/ttyACM0")
@@ -153,6 +183,7 @@ def build_parser():
                    help="play a stored session through the screen")
     u.add_argument("--speed", type=_speed, default=1.0, help="replay speed (1 = real time)")
     _add_screen_options(u)
+    _add_database(u)
 
     s = sub.add_parser("simulate", help="run the simulated dowel on a virtual serial port")
     s.add_argument("--scenario", choices=SCENARIOS, default="good")
@@ -174,6 +205,7 @@ def build_parser():
                    help="also write a recording file")
     r.add_argument("--force", action="store_true", help="replace an existing --out file")
     r.add_argument("--duration", type=_seconds, default=None, metavar="S")
+    _add_database(r)
 
     a = sub.add_parser("analyze", help="count reps and faults in a recording, CSV or session")
     a.add_argument("file", metavar="FILE", help="a recording, a CSV file, or session:ID")
@@ -183,24 +215,29 @@ def build_parser():
                         "m/s^2,ms (g|m/s^2|mg, s|ms|us, deg/s|rad/s); detected if not given")
     a.add_argument("--timeout", type=_seconds, default=10.0, metavar="S",
                    help="give up on a pipe or FIFO that sends nothing for S seconds (10)")
+    _add_database(a)
 
     ss = sub.add_parser("sessions", help="session history")
     ssub = ss.add_subparsers(dest="sessions_command", metavar="ACTION", required=True)
     sl = ssub.add_parser("list", help="list sessions")
     sl.add_argument("--json", action="store_true")
     _add_patient(sl)
+    _add_database(sl)
     sh = ssub.add_parser("show", help="show one session")
     sh.add_argument("id", type=_session_id)
+    _add_database(sh)
     se = ssub.add_parser("export", help="export one session")
     se.add_argument("id", type=_session_id)
     se.add_argument("--format", choices=("csv", "json"), required=True)
     se.add_argument("--out", type=_out_path, default=None, metavar="FILE")
     se.add_argument("--force", action="store_true", help="replace an existing --out file")
+    _add_database(se)
 
     rp = sub.add_parser("report", help="an HTML report of a session")
     rp.add_argument("id", type=_session_id)
     rp.add_argument("--out", type=_out_path, required=True, metavar="FILE.html")
     rp.add_argument("--force", action="store_true", help="replace an existing --out file")
+    _add_database(rp)
 
     f = sub.add_parser("flash", help="compile the firmware and install it on the board")
     f.add_argument("--port", default=None)
@@ -211,11 +248,29 @@ def build_parser():
     cf = sub.add_parser("conformance",
                         help="check any device against protocol/SPEC.md, rule by rule")
     cf.add_argument("--port", required=True, help="serial port of the device")
+
+    dbp = sub.add_parser("db", help="create or upgrade the session store's schema; copy "
+                                    "histories between stores")
+    dsub = dbp.add_subparsers(dest="db_command", metavar="ACTION", required=True)
+    up = dsub.add_parser("upgrade", help="create or upgrade the schema (never done implicitly "
+                                         "on a server)")
+    _add_database(up)
+    cp = dsub.add_parser("copy", help="copy every session from one store into another; what "
+                                      "is already there is not copied again")
+    _add_database(cp, "from_url", "--from", "the store to copy from (postgresql://... or "
+                                            "sqlite:///PATH)")
+    _add_database(cp, "to_url", "--to", "the store to copy into")
     return p
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "db" and args.db_command == "copy" and not (args.from_url and args.to_url):
+        parser.error("dowel db copy needs --from URL and --to URL")
+    if getattr(args, "database", None):
+        # one place for every command: each Store.open() in this process picks it up
+        os.environ["DOWEL_DATABASE_URL"] = args.database
     target = COMMANDS[args.command]
     module_name, func_name = target.split(":")
     try:

@@ -49,7 +49,7 @@ def list_sessions(store, args, out):
         out.write("\n")
         return 0
     if not rows:
-        print("no sessions stored yet in %s" % store.path, file=out)
+        print("no sessions stored yet in %s" % store.location, file=out)
         return 0
     header = ("ID", "Patient", "Started", "Length", "Sets", "Reps", "Faulty", "Depth")
     table = [header]
