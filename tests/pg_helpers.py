@@ -8,6 +8,7 @@ test database and runs `dowel db upgrade`, the program connects as dowel_app (no
 DDL). Passwords sit in a libpq password file (PGPASSFILE), never in a URL.
 """
 
+import contextlib
 import glob
 import os
 import pwd
@@ -64,6 +65,7 @@ class Cluster:
             pw = pwd.getpwnam(user)
             self._run_as = (pw.pw_uid, pw.pw_gid)
         self._count = 0
+        self.ssl = False
         self._template = None
 
     def _pg(self, *args, check=True, timeout=120):
@@ -87,6 +89,7 @@ class Cluster:
         except subprocess.CalledProcessError as e:
             raise RuntimeError("initdb failed: %s%s" % (e.stdout, e.stderr)) from e
         pwfile.unlink()
+        self.ssl = self._make_certificate()
         # the libpq password file the tests (and their `dowel` subprocesses) use
         self.pgpass = self.root / "pgpass"
         self.pgpass.write_text("".join("127.0.0.1:%d:*:%s:%s\n" % (self.port, r, p)
@@ -96,10 +99,30 @@ class Cluster:
             os.chown(self.pgpass, 0, 0)
         self.start()
 
+    def _make_certificate(self):
+        """A self-signed certificate for TLS (sslmode=require), where openssl is installed
+        (Debian's postgresql package brings it); False without one."""
+        openssl = shutil.which("openssl")
+        if openssl is None:
+            return False
+        key, crt = self.data / "server.key", self.data / "server.crt"
+        r = subprocess.run([openssl, "req", "-new", "-x509", "-days", "2", "-nodes", "-subj",
+                            "/CN=127.0.0.1", "-newkey", "rsa:2048", "-keyout", str(key),
+                            "-out", str(crt)], capture_output=True, timeout=60)
+        if r.returncode != 0:
+            return False
+        os.chmod(key, 0o600)
+        if self._run_as is not None:
+            for p in (key, crt):
+                os.chown(p, *self._run_as)
+        return True
+
     def start(self):
+        options = "-c listen_addresses=127.0.0.1 -p %d -k %s" % (self.port, self.root)
+        if self.ssl:
+            options += " -c ssl=on"
         r = self._pg("pg_ctl", "-D", str(self.data), "-l", str(self.root / "log"), "-w", "-t",
-                     "60", "-o", "-c listen_addresses=127.0.0.1 -p %d -k %s" % (self.port, self.root),
-                     "start", check=False)
+                     "60", "-o", options, "start", check=False)
         if r.returncode != 0:
             log = (self.root / "log").read_text() if (self.root / "log").exists() else ""
             raise RuntimeError("pg_ctl start failed: %s%s%s" % (r.stdout, r.stderr, log[-2000:]))
@@ -179,14 +202,10 @@ def _has_user(name):
         return False
 
 
-@pytest.fixture(scope="session")
-def pg_server():
-    """The throwaway cluster (skipped, with the reason, where PostgreSQL is not installed)."""
-    bindir = find_bindir()
-    if bindir is None:
-        if os.environ.get("CI"):
-            pytest.fail(INSTALL_HINT + " (CI must have it)")
-        pytest.skip(INSTALL_HINT)
+@contextlib.contextmanager
+def running_cluster(bindir):
+    """A started cluster with its roles, PGPASSFILE naming its password file meanwhile;
+    stopped and removed at the end."""
     cluster = Cluster(bindir)
     old = os.environ.get("PGPASSFILE")
     try:
@@ -200,6 +219,18 @@ def pg_server():
         else:
             os.environ["PGPASSFILE"] = old
         cluster.remove()
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """The throwaway cluster (skipped, with the reason, where PostgreSQL is not installed)."""
+    bindir = find_bindir()
+    if bindir is None:
+        if os.environ.get("CI"):
+            pytest.fail(INSTALL_HINT + " (CI must have it)")
+        pytest.skip(INSTALL_HINT)
+    with running_cluster(bindir) as cluster:
+        yield cluster
 
 
 @pytest.fixture

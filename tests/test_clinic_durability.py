@@ -96,7 +96,9 @@ def test_a_server_restart_mid_session_is_ridden_out_and_nothing_is_lost_or_doubl
     # the recorder said what happened, in one sentence naming the server (no password)
     assert r.errors and "cannot reach the database server" in r.errors[0]
     with Store.open() as store:
-        assert_stored_exactly_once(store, r)
+        session = assert_stored_exactly_once(store, r)
+    (note,) = [e for e in session["events"] if e["kind"] == "store"]
+    assert 3.0 <= note["t_s"] <= 9.0 and "could not be written for" in note["message"]
 
 
 def test_a_full_buffer_while_the_server_is_down_says_so_and_is_stored_as_a_gap(pg_server, pg_url):
@@ -130,3 +132,16 @@ def test_a_full_buffer_while_the_server_is_down_says_so_and_is_stored_as_a_gap(p
     assert gap["cause"] == "not saved" and gap["lost_frames"] == 200
     assert gap["start_s"] == pytest.approx(5.0) and gap["end_s"] == pytest.approx(6.99)
     assert np.all(np.diff(kept["t_us"]) > 0)
+
+
+def test_a_store_left_idle_across_a_server_restart_just_works(pg_server, pg_url, monkeypatch):
+    from smart_dowel.store import postgres
+
+    monkeypatch.setattr(postgres, "IDLE_CHECK_S", 0.5)
+    with Store.open() as store:
+        store.list_sessions()
+        pg_server.restart()
+        time.sleep(0.6)
+        w = store.start_session("Ann Example", None, flush_interval_s=0)  # no error first
+        w.close()
+        assert [s["id"] for s in store.list_sessions()] == [w.id]

@@ -75,6 +75,26 @@ def test_a_patient_added_by_many_pcs_at_once_is_one_row(pg_url):
     assert patient["session_count"] == 8 and schema.patient_key(patient["name"]) == "zoë hart"
 
 
+def test_tls_is_used_when_the_url_asks_for_it(pg_server):
+    if not pg_server.ssl:
+        pytest.skip("openssl is not installed: no certificate for the test server's TLS")
+    name = pg_server.new_database()
+
+    def tls_of(url):
+        with Store.open(url=url) as store, store.lock:
+            return store.connection.execute(
+                "SELECT ssl, version FROM pg_stat_ssl WHERE pid = pg_backend_pid()").fetchone()
+
+    on, version = tls_of(pg_server.url(database=name) + "?sslmode=require")
+    assert on is True and version.startswith("TLS")
+    assert tls_of(pg_server.url(database=name) + "?sslmode=disable")[0] is False
+    # verify-full: the server's certificate checked against the clinic's root certificate
+    verified = "?sslmode=verify-full&sslrootcert=%s"
+    assert tls_of(pg_server.url(database=name) + verified % (pg_server.data / "server.crt"))[0]
+    with pytest.raises(StoreError, match="cannot reach the database server.*root certificate"):
+        Store.open(url=pg_server.url(database=name) + verified % (pg_server.root / "none.crt"))
+
+
 def test_no_message_shows_a_password(pg_server):
     url = "postgresql://dowel_app:s3cret-pw@127.0.0.1:%d/nosuchdb" % pg_server.port
     with pytest.raises(StoreError) as e:

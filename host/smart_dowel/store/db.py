@@ -354,8 +354,8 @@ class Store:
         while the server cannot be reached)."""
         if self._closed:
             raise StoreError("the session store is closed")
-        if getattr(self._conn, "broken", False):
-            self._conn.reconnect()
+        if hasattr(self._conn, "ensure_alive"):
+            self._conn.ensure_alive()
         return self._conn
 
     def _failed(self, e, action):
@@ -1113,6 +1113,7 @@ class SessionWriter:
         self._dropped = None  # [first_t_s, last_t_s, n] of samples not kept (buffer full)
         self._batch = 1  # number of the next commit (sessions.committed_batches after it)
         self._unsure = None  # (batch, blocks, ops) of a commit that failed: sent again first
+        self._outage = None  # (monotonic s, session s) of the first failed commit since the last
         self._last_t_us = 0
         self._gap_awaiting_end = False  # a gap was recorded before the samples after it came
         self._set_number = 0
@@ -1346,10 +1347,19 @@ class SessionWriter:
         except BaseException as e:
             if isinstance(e, StoreError):
                 self.error = e
+                if self._outage is None:
+                    self._outage = (time.monotonic(), self.last_t_s)
             raise
         with self._lock:
             self._unsure = None
             self._queued_samples -= n
+            if self._outage is not None:  # the session keeps a note of the stretch
+                down_s = time.monotonic() - self._outage[0]
+                self._ops.append(("event", (
+                    self._outage[1], "host", "warning", "store",
+                    "%s could not be written for %.1f s (%s); what arrived meanwhile was kept "
+                    "in memory and saved" % (self.store.location, down_s, self.error))))
+                self._outage = None
         self._batch = batch + 1
         self.error = None
         self.buffer_full_error = None

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import functools
 import re
+import time
 import urllib.parse
 
 from ..errors import StoreError
 
 SCHEMES = ("postgresql", "postgres")
 CONNECT_TIMEOUT_S = 5
+IDLE_CHECK_S = 10.0  # a connection unused this long is checked before use (a server restart
+# in between would otherwise fail the first thing done after it)
 SCHEMA_TABLE = "dowel_schema"  # one row: the schema version (SQLite keeps it in user_version)
 _LOCK_KEY = 0x646F77656C  # "dowel": an advisory lock serialising two upgrades at once
 
@@ -72,6 +75,7 @@ class Connection:
         self.url = url
         self.location = redact(url)
         self._pg = None
+        self._used = 0.0  # monotonic time of the last statement
         self.reconnect()
 
     def reconnect(self):
@@ -93,6 +97,18 @@ class Connection:
     def broken(self):
         return self._pg is None or self._pg.closed or self._pg.broken
 
+    def ensure_alive(self):
+        """Make the connection again if it was lost, or if it sat idle and no longer answers."""
+        import psycopg
+
+        if not self.broken and time.monotonic() - self._used > IDLE_CHECK_S:
+            try:
+                self.execute("SELECT 1")
+            except psycopg.OperationalError:
+                pass  # broken now: made again below
+        if self.broken:
+            self.reconnect()
+
     @property
     def in_transaction(self):
         from psycopg.pq import TransactionStatus
@@ -104,6 +120,7 @@ class Connection:
         return self._pg.info.user if self._pg is not None else ""
 
     def execute(self, sql, args=()):
+        self._used = time.monotonic()
         return self._pg.execute(translate(sql), args)
 
     def executemany(self, sql, rows):
