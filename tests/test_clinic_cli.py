@@ -131,3 +131,26 @@ def test_an_unknown_database_url_is_one_line(url):
     r = dowel("sessions", "list", "--database", url)
     assert r.returncode == 2 and "not a database URL" in r.stderr
     assert len(r.stderr.splitlines()) == 1
+
+
+def test_db_copy_shows_a_progress_bar_on_a_terminal_and_nothing_else_elsewhere(data_dir, tmp_path):
+    import io
+
+    from smart_dowel.store import admin
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    with Store.open() as store:
+        for k in range(3):
+            syn.store_session(store, "P%d" % k, 2.0)
+    src = "sqlite:///%s" % (data_dir / "sessions.sqlite3")
+    out, tty, pipe = io.StringIO(), Terminal(), io.StringIO()
+    assert admin.copy(src, "sqlite:///%s" % (tmp_path / "a.db"), out, tty) == 0
+    frames = tty.getvalue().split("\r")[1:]
+    assert [f.split("]")[1].split()[0] for f in frames] == ["0/3", "1/3", "2/3", "3/3"]
+    assert frames[-1].startswith("[" + "#" * admin.Progress.WIDTH + "]")
+    assert admin.copy(src, "sqlite:///%s" % (tmp_path / "b.db"), out, pipe) == 0
+    assert pipe.getvalue() == ""
+    assert out.getvalue().count("3 sessions copied") == 2
