@@ -6,6 +6,7 @@ import os
 import sqlite3
 import threading
 import uuid
+from pathlib import Path
 
 import pytest
 from store_helpers import data_dir  # noqa: F401
@@ -143,3 +144,29 @@ def test_version_3_sqlite_files_get_name_keys_and_session_uuids(data_dir):
         assert sorted(p["session_count"] for p in store.patients()) == [1, 2]  # neither one lost
         assert store.list_sessions(patient="zoë")[0]["patient"] == "Zoë"
         assert store.connection.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION
+
+
+def test_the_readmes_grants_are_enough_for_the_program_and_no_more(pg_server):
+    """The SQL of the README's clinic section, run as the server's administrator on a new
+    database: the owner creates the schema, the program's role records and reads sessions,
+    and may neither delete rows nor change the schema."""
+    import psycopg
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    sql = readme.split("sudo -u postgres psql -d dowel <<'SQL'\n", 1)[1].split("\nSQL\n", 1)[0]
+    name = "readme%d" % os.getpid()
+    with pg_server.admin() as c:
+        c.execute("CREATE DATABASE %s OWNER %s" % (name, pg_server.OWNER))
+    with pg_server.admin(name) as c:
+        c.execute(sql)
+    Store.open(url=pg_server.url(pg_server.OWNER, name), upgrade=True).close()
+    with Store.open(url=pg_server.url(database=name)) as store:
+        sid = syn.store_session(store, "Ann", 3.0)
+        assert store.session(sid)["sample_count"] == 300
+    with psycopg.connect(pg_server.url(database=name), autocommit=True) as app:
+        for stmt in ("DELETE FROM sample_blocks", "DROP TABLE gaps",
+                     "CREATE TABLE mine (x INTEGER)"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                app.execute(stmt)
+        assert app.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user"
+                           ).fetchone()[0] is False
