@@ -2,11 +2,18 @@
 them) and in batch (`analyze`), and the time to re-analyse a one-hour recording at 100 Hz
 (read the file, decode every frame, run the pipeline).
 
+The stages' kernels are compiled by numba (pipeline/jit.py) and cached on disk, so three
+figures say what a user meets: the one-hour analysis in a process whose kernels are already
+loaded (warm), in a fresh process loading them from the cache (the first `dowel analyze`
+after install), and the compilation itself in a fresh process with an empty cache (what
+`make .venv/.installed` pays once). Plus the cost of one push at batch size 1 (live, 100 Hz).
+
     .venv/bin/python bench/pipeline_bench.py
 """
 
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -64,7 +71,68 @@ def write_wire_recording(path, data):
         rec.write(bytes(buf))
 
 
+# a fresh interpreter: import the pipeline, then analyse the hour of bench/pipeline_accuracy.py
+# twice; wall and CPU seconds of each (on a shared machine the CPU figure is the steadier)
+FRESH = r"""
+import sys, time
+sys.path[:0] = %r
+t0 = time.perf_counter()
+import smart_dowel.pipeline
+t_import = time.perf_counter() - t0
+import pipeline_accuracy as pa
+cpu = []
+analyze = pa.analyze
+def timed(*a, **k):
+    c0 = time.process_time()
+    r = analyze(*a, **k)
+    cpu.append(time.process_time() - c0)
+    return r
+pa.analyze = timed
+first = pa.one_hour_s()
+second = pa.one_hour_s()
+print(t_import, first, cpu[0], second, cpu[1])
+"""
+
+
+def fresh_process(cache_dir=None):
+    """(import s, first one-hour analysis s, its CPU s, second s, its CPU s) in a new
+    interpreter; with cache_dir, numba's cache goes there (empty: everything is compiled on
+    first use)."""
+    env = dict(os.environ)
+    if cache_dir is not None:
+        env["NUMBA_CACHE_DIR"] = cache_dir
+    path = [os.path.join(HERE, "..", "host"), os.path.join(HERE, "..", "protocol"), HERE]
+    out = subprocess.run([sys.executable, "-c", FRESH % (path,)], capture_output=True, text=True,
+                         env=env, check=True).stdout
+    return [float(x) for x in out.split()]
+
+
+def push_one_us(n=3000):
+    """Mean cost (us, CPU) of Pipeline.push with one sample, as live data at its slowest."""
+    s = Samples.from_arrays(body_hour(seconds=n / RATE_HZ + 5.0))
+    pipe = Pipeline()
+    pipe.push(s[:100])
+    t0 = time.process_time()
+    for i in range(100, 100 + n):
+        pipe.push(s[i:i + 1])
+    return (time.process_time() - t0) / n * 1e6
+
+
 def run(stream_samples=120_000):
+    from smart_dowel.pipeline import jit
+
+    figures = {"kernels_compiled": jit.ENABLED, "load_average_1min": round(os.getloadavg()[0], 2)}
+    with tempfile.TemporaryDirectory() as cache:
+        _, cold, cold_cpu, _, _ = fresh_process(cache)  # compiles into the empty cache
+        imp, first, first_cpu, warm, warm_cpu = fresh_process(cache)  # loads from it
+    figures.update({
+        "analyze_1h_compiling_s": round(cold, 2), "analyze_1h_compiling_cpu_s": round(cold_cpu, 2),
+        "analyze_1h_fresh_process_s": round(first, 2),
+        "analyze_1h_fresh_process_cpu_s": round(first_cpu, 2),
+        "analyze_1h_warm_s": round(warm, 2), "analyze_1h_warm_cpu_s": round(warm_cpu, 2),
+        "pipeline_import_s": round(imp, 2),
+        "push_1_sample_cpu_us": round(push_one_us(), 1),
+    })
     data = body_hour()
     samples = Samples.from_arrays(data)
 
@@ -88,7 +156,7 @@ def run(stream_samples=120_000):
         read_s = time.perf_counter() - t0
         rec_result = analyze(rec_samples)
         reanalysis_s = time.perf_counter() - t0
-    return {
+    return dict(figures, **{
         "pipeline_stream_samples_per_s": round(len(part) / stream_s),
         "pipeline_batch_samples_per_s": round(len(samples) / batch_s),
         "reanalysis_1h_s": round(reanalysis_s, 2),
@@ -96,7 +164,7 @@ def run(stream_samples=120_000):
         "recording_1h_bytes": size,
         "reps_1h": rec_result.rep_count,
         "reps_1h_batch": result.rep_count,
-    }
+    })
 
 
 if __name__ == "__main__":

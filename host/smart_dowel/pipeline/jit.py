@@ -3,7 +3,8 @@
 The stages' per-sample state machines and recursive filters are written once, as small
 functions over numpy arrays (state carried in arrays between calls); numba compiles them to
 machine code on first use and caches the result on disk (next to the package, or in the user's
-cache folder when the package folder is read-only; NUMBA_CACHE_DIR overrides both). The same
+cache folder when the package folder is read-only; NUMBA_CACHE_DIR overrides both; with no
+writable folder at all they are compiled again in every process). The same
 functions run unchanged, only slower, as Python: without numba on the platform, or with
 DOWEL_NO_JIT=1 (or numba's own NUMBA_DISABLE_JIT=1). Both give the same decisions: IEEE double
 arithmetic in the same order, no fast-math, the same libm for exp/sin/cos/sqrt.
@@ -29,7 +30,10 @@ def kernel(fn):
     """Compile fn with numba (lazily, on first call; cached on disk), or return it as is."""
     if _numba is None:
         return fn
-    return _numba.njit(cache=True, nogil=True)(fn)
+    try:
+        return _numba.njit(cache=True, nogil=True)(fn)
+    except RuntimeError:  # no writable cache folder anywhere: compiled in every process
+        return _numba.njit(nogil=True)(fn)
 
 
 def warm():
