@@ -57,6 +57,7 @@ _CONTACT_OF_FAULT = {CONTACT_FAULT[c]: k for k, c in enumerate(CONTACTS)}
 _CUE_RANK = {fid: i for i, fid in enumerate(CUE_PRIORITY)}
 HISTORY_S = 40.0  # samples kept for scoring the rep under way (> max_rep_s + look-back)
 SIDES = (1, -1)
+_LEFT = object()  # a keyed event: the dowel left the back at this sample
 DWELL_HALF_S = 120.0  # the stillness that says where home is: half its weight after this
 DWELL_BOUT_S = 0.5  # stillness counts once held this long
 
@@ -161,6 +162,7 @@ class Pipeline:
         self._history = _History()
         self._last_counts = None
         self._has_force = None
+        self._was_away = False
         self._has_gyro = True
         self._theta = None  # the latest inclination (deg, raw side)
         self._g = None  # the latest gravity estimate
@@ -406,6 +408,14 @@ class Pipeline:
         self._history.add(np.column_stack((t, theta, on.astype(float), adev)))
         # segmentation of both sides; events keyed by sample index to merge in time order
         keyed = [(i, 0, ev) for i, ev in c_events]
+        # the dowel leaving the back ends the count of the side hinging until then: the other
+        # side takes it over (after the table, the person may hinge to the other side of a
+        # plane learnt again)
+        aw = np.asarray(away, dtype=bool)
+        left = np.flatnonzero(aw & ~np.concatenate(([self._was_away], aw[:-1])))
+        keyed.extend((int(i), 0, _LEFT) for i in left)
+        if n:
+            self._was_away = bool(aw[-1])
         TH = theta.tolist()
         blocked = away.tolist()
         standing = {}
@@ -432,6 +442,12 @@ class Pipeline:
         prev_side = self.side
         for i, _, ev in keyed:
             self.side = int(sides[i])
+            if ev is _LEFT:
+                kept = self.sides[self.side].reps
+                for side in self.sides.values():
+                    if side.sign != self.side:
+                        side.reps = list(kept)
+                continue
             if isinstance(ev, ContactChanged):
                 events.append(ev)
                 fid = CONTACT_FAULT[ev.point]
@@ -605,10 +621,11 @@ class Pipeline:
                     home = None
                 self._restart_t = T[i]
             if AWAY[i]:
-                if not self._has_force:
-                    home, hi, lo, px, bout, opening, joined = None, -math.inf, math.inf, None, None, None, None
-                    peaks = self._rep_peaks = {1: -math.inf, -1: -math.inf}
-                    dwell.clear()
+                # off the back (lying on a table, being handled): where the person stands, and
+                # which side they hinge to, are found again once it is back
+                home, hi, lo, px, bout, opening, joined = None, -math.inf, math.inf, None, None, None, None
+                peaks = self._rep_peaks = {1: -math.inf, -1: -math.inf}
+                dwell.clear()
             elif x == x:
                 ti = T[i]
                 if home is None:

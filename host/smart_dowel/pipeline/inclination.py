@@ -125,6 +125,7 @@ class Inclination:
         self.tick_state = np.zeros(T_LEN)  # the turns' scatter matrix, the last tick, ticks
         self.axis = None  # unit normal of the plane of motion (sensor frame)
         self.ref = None  # reference gravity direction: theta = 0
+        self.far = None  # before any plane: the reading farthest from the reference
         self.e1 = self.e2 = None
         self.tick = None  # index of the last tick taken
         self.last_theta = None
@@ -200,6 +201,18 @@ class Inclination:
         """Back from off the back (a table), not yet held still."""
         return bool(self.tick_state[T_HANDLING])
 
+    def _farthest(self, gp, lo, hi):
+        """The reading of gp[lo:hi] (or the one kept from earlier batches) farthest from the
+        reference: the movement so far, before any plane is known."""
+        seg = gp[lo:hi]
+        seg = seg[np.isfinite(seg[:, 0])]
+        best = self.far
+        if len(seg):
+            c = seg[int(np.argmin(seg @ self.ref))]
+            if best is None or c @ self.ref < best @ self.ref:
+                best = c.copy()
+        return best if best is not None else self.ref
+
     def update(self, t, g, away=None, g_plane=None, settle_after_away=False):
         """settle_after_away: after an away spell (a table, no pads to say when it is back on
         the back), turns count for the plane only once gravity has been held still again."""
@@ -246,6 +259,7 @@ class Inclination:
                     # where the dowel lay
                     self.ref = g[k].copy()
                     refs.append((k, self.ref))
+                    self.far = None
             if not nd:
                 continue
             # the axis: the principal direction of the turns (one LAPACK call per matrix,
@@ -257,14 +271,18 @@ class Inclination:
                 axis = Vd[:, -1]
                 if self.axis is None and self.ref is not None:
                     # the first plane: its sign makes the movement so far positive, as the
-                    # unsigned angle before it read
-                    if np.cross(self.ref, gp[k]) @ axis < 0.0:
+                    # unsigned angle before it read (the farthest pose from the reference, not
+                    # the pose now, which may be back by the reference)
+                    far = self._farthest(gp, refs[-1][0] if len(refs) > 1 else ref_from, k + 1)
+                    if np.cross(self.ref, far) @ axis < 0.0:
                         axis = -axis
                 self._set_axis(axis, g[k])
                 if self.e1 is not before:
                     seg_from.append(k)
                     seg_axis.append((self.e1, self.e2))
         self.tick = int(ticks[-1])
+        if self.axis is None and self.ref is not None:
+            self.far = self._farthest(gp, refs[-1][0] if len(refs) > 1 else ref_from, n)
         seg_from.append(n)
         self.segments = [(seg_from[j], seg_from[j + 1], e1, e2) for j, (e1, e2) in enumerate(seg_axis)]
         self._seg_hi = seg_from[1:]
