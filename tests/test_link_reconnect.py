@@ -177,3 +177,33 @@ def test_a_command_during_the_unplug_fails_clearly(port):
     finally:
         link.close()
     assert link.state == "closed"
+
+
+def test_a_1_2_dowel_replugged_as_an_older_one_is_read_without_the_check(port):
+    # protocol 1.2: a host that has seen the check refuses frames without it from that sender,
+    # but only until the port is reopened; the board reflashed with 1.1 firmware (a new sender
+    # on a new connection) streams again
+    dev = FakeDowel(rate_hz=100)
+    point(port, dev.path)
+    c = Consumer()
+    link = SerialLink(str(port), on_batch=c.on_batch, on_event=c.on_event)
+    dev2 = None
+    try:
+        link.connect(rate_hz=100)
+        c.wait_for(lambda: len(c.samples()) >= 20, what="samples from the 1.2 dowel")
+        assert {m.version for m in c.samples()} == {0x12}
+        os.unlink(port)
+        dev.unplug()
+        c.wait_for(lambda: link.state == RECONNECTING, what="the reconnecting state")
+        dev2 = FakeDowel(rate_hz=100, protocol=0x11)
+        n_before = len(c.samples())
+        point(port, dev2.path)
+        c.wait_for(lambda: len(c.samples()) >= n_before + 20, timeout_s=3.0,
+                   what="the 1.1 dowel's samples")
+    finally:
+        link.close()
+        if dev2 is not None:
+            dev2.unplug()
+    assert {m.version for m in c.samples()[n_before:]} == {0x11}
+    assert link.stats().counters.get("downgraded", 0) == 0
+    assert link.info.protocol_version == "1.1"
