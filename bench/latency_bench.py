@@ -17,6 +17,7 @@ Two setups: the simulator in its own process (like hardware: its CPU use is not 
 and the simulator in the app's process, which is what `dowel demo` does (SimSource).
 
     .venv/bin/python bench/latency_bench.py [seconds]
+    .venv/bin/python bench/latency_bench.py --screen [seconds]   # every sample to the screen
     .venv/bin/python bench/latency_bench.py --cue [seconds]   # the lost-contact cue only
     .venv/bin/python bench/latency_bench.py --sound [seconds]   # cue to tone (and screen)
     .venv/bin/python bench/latency_bench.py --cpu [seconds]   # the screen's own CPU use
@@ -241,7 +242,8 @@ def _child_measure(setup, duration_s, out):
     app.driver_class = TimedDriver
 
     samples = []  # (t_us raw, monotonic its last byte was read, monotonic the feed posted it)
-    feed_on_batch = app.feed.on_batch
+    live = app.feed.live  # the link hands its batches to the live session
+    feed_on_batch = live.on_batch
 
     def on_batch(batch):
         rx = [(m.values[0], t) for m, t in zip(batch.messages, batch.rx_mono) if m.type == 1]
@@ -249,7 +251,7 @@ def _child_measure(setup, duration_s, out):
         done = time.monotonic()
         samples.extend((t_us, t, done) for t_us, t in rx)
 
-    app.feed.on_batch = on_batch  # the link looks the callback up when it is created
+    live.on_batch = on_batch  # the link looks the callback up when it is created
 
     # redraws not yet fully on screen: [t_us, start mono, widgets still to repaint]
     pending = []
@@ -676,19 +678,26 @@ def measure_screen_cpu(duration_s=CPU_DURATION_S, scenario="good", extra_args=()
     return out
 
 
+def run_screen(duration_s=DURATION_S):
+    """Every sample to the screen (both setups), without the cue, sound and CPU runs."""
+    out = _run_child("process", duration_s)
+    demo = _run_child("inprocess", duration_s)
+    for k, v in demo.items():
+        out["demo_" + k] = v
+    return out
+
+
 def run(duration_s=DURATION_S):
     """Measure for duration_s seconds of streaming; returns the latency figures (ms).
 
     latency_ms_*: the simulated dowel in its own process, as hardware would be;
     demo_latency_ms_*: `dowel demo` as shipped, the simulator in the app's own process.
     """
-    out = _run_child("process", duration_s)
-    demo = _run_child("inprocess", duration_s)
-    for k, v in demo.items():
-        out["demo_" + k] = v
+    out = run_screen(duration_s)
     out.update(run_cue())
     out.update(run_sound())
     out.update(measure_screen_cpu())
+    out.update(measure_screen_cpu(command="record"))
     return out
 
 
@@ -708,6 +717,11 @@ if __name__ == "__main__":
         secs = float(sys.argv[2]) if len(sys.argv) > 2 else CPU_DURATION_S
         command = "ui" if sys.argv[1] == "--cpu" else "record"
         for k, v in measure_screen_cpu(secs, command=command).items():
+            print("%-34s %s" % (k, v))
+        sys.exit(0)
+    if len(sys.argv) > 1 and sys.argv[1] == "--screen":
+        secs = float(sys.argv[2]) if len(sys.argv) > 2 else DURATION_S
+        for k, v in run_screen(secs).items():
             print("%-34s %s" % (k, v))
         sys.exit(0)
     if len(sys.argv) > 1 and sys.argv[1] == "--cue":

@@ -297,6 +297,8 @@ class DowelApp(App):
             self._redraw()
 
     def _redraw(self):
+        if not self.screen_stack:
+            return  # the app is closing: a late snapshot or redraw timer has nothing to draw
         self._dirty = False
         self._last_redraw = time.monotonic()
         snap, status = self.snapshot, self.status

@@ -5,8 +5,9 @@ All the work (the link's callbacks, session time, pipeline, store, gaps, restart
 LiveSession's (smart_dowel.live), shared with `dowel record`; this module only translates, and
 paces the live picture: a batch comes every 10-15 ms at 100 Hz, the eye needs far fewer
 frames, and every message wakes the screen. A snapshot goes out at once when something the
-patient or the clinician acts on changed (a contact lost or back, a cue, a rep, a set), else at
-most FRAME_S after the last one (the newest then, by a small pacer thread).
+patient or the clinician acts on changed (a contact lost or back, a cue, a rep, a set), else
+with the first batch at least FRAME_S after the last one (its data fresh), or by a small pacer
+thread a little later if no batch comes (the stream stopped, a replay ended).
 """
 
 from __future__ import annotations
@@ -26,9 +27,13 @@ from ..live.session import (  # noqa: F401  (re-exported for the screen and its 
 from . import messages as M
 from .state import DEFAULT_TARGET_DEPTH_DEG, DEFAULT_TARGET_REPS
 
-# The live picture's frame interval when only the forces and the angle move: 20 frames a
-# second keep the bars and the trace smooth (the trace itself moves in 1/20 s steps).
-FRAME_S = 1.0 / 20.0
+# The live picture's frame interval when only the forces and the angle move: the least time
+# between two frames. A frame goes with the first batch after it (about 55 batches a second),
+# about 20 frames a second in all: the bars and the trace (itself in 1/20 s steps) move
+# smoothly. PACER_WAIT_S: how long past that the pacer waits for a batch before it posts
+# the newest snapshot itself.
+FRAME_S = 0.042
+PACER_WAIT_S = 0.025
 
 
 def shown_at_once(snap):
@@ -116,7 +121,7 @@ class Feed:
         self._post(M.SnapshotUpdated(snap))
 
     def _run_pacer(self):
-        """Post the held snapshot once its frame is due (no later batch may come soon: the
+        """Post the held snapshot when no batch came for PACER_WAIT_S past its frame (the
         stream stopped, a replay ended)."""
         with self._pace:
             while not self._closed:
@@ -124,8 +129,9 @@ class Feed:
                     self._pace.wait()
                     continue
                 now = time.monotonic()
-                if now < self._next_post:
-                    self._pace.wait(self._next_post - now)
+                due = self._next_post + PACER_WAIT_S
+                if now < due:
+                    self._pace.wait(due - now)
                     continue
                 snap, self._held = self._held, None
                 self._send(snap, shown_at_once(snap), now)
