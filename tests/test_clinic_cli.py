@@ -154,3 +154,25 @@ def test_db_copy_shows_a_progress_bar_on_a_terminal_and_nothing_else_elsewhere(d
     assert admin.copy(src, "sqlite:///%s" % (tmp_path / "b.db"), out, pipe) == 0
     assert pipe.getvalue() == ""
     assert out.getvalue().count("3 sessions copied") == 2
+
+
+def test_dowel_record_with_database_stores_the_session_on_the_server(pg_server, data_dir,
+                                                                     tmp_path):
+    from test_store_record import start_sim, stop
+
+    name = pg_server.new_database()
+    app = pg_server.url(database=name)
+    sim, port, truth = start_sim(tmp_path, "good", 2, speed=4)
+    try:
+        r = dowel("record", "--port", port, "--patient", "Rec Patient", "--duration",
+                  truth["duration_s"] / 4 + 1.0, "--database", app, env=env_without_url(),
+                  timeout=120)
+    finally:
+        stop(sim)
+    assert r.returncode == 0, r.stderr
+    sid = int(r.stdout.splitlines()[0].split()[1])
+    with Store.open(url=app) as server:
+        s = server.session(sid)
+        assert s["patient"] == "Rec Patient" and s["ended"] and s["sample_count"] > 0
+        assert len(server.load_samples(sid)) == s["sample_count"]
+    assert not (data_dir / "sessions.sqlite3").exists()  # nothing went to the PC's file
