@@ -116,7 +116,9 @@ def test_kill_9_of_dowel_record_mid_set_keeps_every_committed_rep(data_dir, tmp_
     assert s["rep_count"] >= 2
     # the samples kept run without a hole from the start of streaming to near the kill
     # (sequence numbers also count the dowel's STATUS frames, so look at the sample clock)
-    assert np.diff(samples["t_us"]).max() < 100_000  # a lost commit would be a 0.5 s hole
+    # a lost commit would be a 0.5 s hole (a simulated dowel starved by a loaded machine may
+    # skip a few slots of its own clock, never half a second of them)
+    assert np.diff(samples["t_us"]).max() < 450_000
     assert samples["t_us"][-1] / 1e6 >= s["reps"][-1]["end_s"]
     listing = dowel("sessions", "show", sid)
     assert listing.returncode == 0 and "not closed" in listing.stdout
