@@ -173,6 +173,7 @@ class Pipeline:
         self._home = None
         self._dwell = _Dwell()
         self._rep_peaks = {1: -math.inf, -1: -math.inf}  # each side's farthest rep (its terms)
+        self._rep_n = {1: 0, -1: 0}  # ... and how many rep-sized excursions each side made
         self._restart_t = -math.inf  # when the angle was last re-based
         self._prev_x = self._prev_xt = self._bout = None
         self._opening = None  # the first pose and when it was taken, until `joined` is known
@@ -594,6 +595,7 @@ class Pipeline:
             settle = self.sides[1].seg.settling_flags
             AWAY = [a or b for a, b in zip(AWAY, settle)]
         home, side, hi, lo, peaks = self._home, self.side, self._hi, self._lo, self._rep_peaks
+        rep_n = self._rep_n
         dwell, px, pxt, bout = self._dwell, self._prev_x, self._prev_xt, self._bout
         opening, joined = self._opening, self._joined
         anchor, since, isum, inum = self._idle_anchor, self._idle_since, self._idle_sum, self._idle_n
@@ -615,6 +617,7 @@ class Pipeline:
             if i in restart:
                 hi, lo, peaks = -math.inf, math.inf, {1: -math.inf, -1: -math.inf}
                 self._rep_peaks = peaks
+                rep_n = self._rep_n = {1: 0, -1: 0}
                 dwell.clear()
                 px = bout = None
                 if joined:
@@ -625,6 +628,7 @@ class Pipeline:
                 # which side they hinge to, are found again once it is back
                 home, hi, lo, px, bout, opening, joined = None, -math.inf, math.inf, None, None, None, None
                 peaks = self._rep_peaks = {1: -math.inf, -1: -math.inf}
+                rep_n = self._rep_n = {1: 0, -1: 0}
                 dwell.clear()
             elif x == x:
                 ti = T[i]
@@ -676,14 +680,19 @@ class Pipeline:
                             continue  # begun before the angle was re-based: no evidence
                         if peak > peaks[sg]:
                             peaks[sg] = peak
+                        if peak - sg * home >= min_rise:
+                            rep_n[sg] += 1
                 if peaks[1] > -math.inf or peaks[-1] > -math.inf:
                     pos, neg = peaks[1] - home, peaks[-1] + home  # each at least 0 (as max(0.0, x))
                     pos, neg = (pos if pos > 0.0 else 0.0), (neg if neg > 0.0 else 0.0)
                 else:
                     pos, neg = hi - home, home - lo
-                if side > 0 and neg > ratio * pos and neg >= min_rise:
+                # (one odd excursion, a stretch between sets, does not outweigh a set of reps)
+                if side > 0 and neg > ratio * pos and neg >= min_rise and \
+                        (rep_n[1] <= 1 or rep_n[-1] >= max(2, rep_n[1] // 3)):
                     side = -1
-                elif side < 0 and pos > ratio * neg and pos >= min_rise:
+                elif side < 0 and pos > ratio * neg and pos >= min_rise and \
+                        (rep_n[-1] <= 1 or rep_n[1] >= max(2, rep_n[-1] // 3)):
                     side = 1
             sides[i] = side
             # --- the upright ---
