@@ -411,10 +411,12 @@ class Store:
             raise StoreError("no patient named %r in %s" % (name, self.location))
         with self._write("adding a patient") as conn:
             # the unique name key decides: a PC adding the same patient at the same moment
-            # makes this insert do nothing, and both find the one row
+            # makes this insert do nothing, and both find the one row (no conflict target:
+            # the same spelling also meets the older unique index on the name itself, and a
+            # server reports whichever of the two it meets first)
             conn.execute(
                 "INSERT INTO patients (name, name_key, created) VALUES (?, ?, ?) "
-                "ON CONFLICT (name_key) DO NOTHING", (name, patient_key(name), now_iso()))
+                "ON CONFLICT DO NOTHING", (name, patient_key(name), now_iso()))
             return _find_patient(conn, name)[0]
 
     def patient_name(self, patient_id):
@@ -826,7 +828,7 @@ def copy_session_rows(store, rows):
             conn.execute("DELETE FROM sessions WHERE id = ?", (there[0],))  # children cascade
             status = "updated"
         conn.execute("INSERT INTO patients (name, name_key, created, notes) VALUES (?, ?, ?, ?) "
-                     "ON CONFLICT (name_key) DO NOTHING",
+                     "ON CONFLICT DO NOTHING",
                      (name, patient_key(name), rows["patient"]["created"],
                       rows["patient"]["notes"] or ""))
         pid = _find_patient(conn, name)[0]
