@@ -60,10 +60,16 @@ def variant(s, name):
         return Samples(s.t_s, s.ax_g, s.ay_g, s.az_g, -s.gx_dps, -s.gy_dps, -s.gz_dps)
     if name == "accel-only":
         return Samples(s.t_s, s.ax_g, s.ay_g, s.az_g)
+    if name == "held":
+        # half the rate, each reading sent twice (a sender's sample-and-hold)
+        cols = [np.asarray(c)[::2] for c in (s.t_s, s.ax_g, s.ay_g, s.az_g, s.gx_dps, s.gy_dps, s.gz_dps)]
+        for c in cols[1:]:
+            c[1::2] = c[0::2][: len(c[1::2])]
+        return Samples(*cols)
     raise ValueError(name)
 
 
-@pytest.mark.parametrize("name", ["plain", "rotated", "gyro-reversed", "accel-only"])
+@pytest.mark.parametrize("name", ["plain", "rotated", "gyro-reversed", "accel-only", "held"])
 def test_every_real_recording_counts_exactly(name):
     wrong = []
     for e in ENTRIES:
