@@ -18,11 +18,15 @@ import time
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
-from textual._compositor import ChopsUpdate
 from textual.containers import Horizontal
 from textual.geometry import Region
 from textual.widgets import Footer
 from textual.worker import Worker, WorkerState
+
+try:  # Textual's own partial update (an internal: without it, frames go Textual's way)
+    from textual._compositor import ChopsUpdate
+except ImportError:  # pragma: no cover - another Textual version
+    ChopsUpdate = None
 
 from ..errors import DowelError, StoreError
 from ..feedback import DESCRIPTIONS, EVERY, POST_SET, next_schedule, set_summary
@@ -120,7 +124,7 @@ class DowelApp(App):
         self._redraw_timer = None
         self._widgets = None  # the live widgets, found once
         self._live_nodes = None  # ... and all their descendants
-        self._paint_now_ok = True
+        self._paint_now_ok = ChopsUpdate is not None
         self._covered = None  # (the compositor's map, the live widgets something covers)
         self._switch_interval = None
         self._last_redraw = 0.0
