@@ -125,6 +125,7 @@ class DowelApp(App):
         self._widgets = None  # the live widgets, found once
         self._live_nodes = None  # ... and all their descendants
         self._paint_now_ok = ChopsUpdate is not None
+        self._drawing = True  # False once an end signal came
         self._covered = None  # (the compositor's map, the live widgets something covers)
         self._switch_interval = None
         self._last_redraw = 0.0
@@ -191,6 +192,10 @@ class DowelApp(App):
 
     def _on_end_signal(self, sig):
         self.end_signal = sig
+        # no more live frames: after SIGHUP the terminal is gone, and every write to it fails
+        # (Textual's output thread stops at the first, and then its queue fills and blocks
+        # the screen, which could never finish quitting)
+        self._drawing = False
         self.call_later(self.action_quit)
 
     # ------------------------------------------------------------------ data thread
@@ -301,7 +306,7 @@ class DowelApp(App):
             self._redraw()
 
     def _redraw(self):
-        if not self.screen_stack:
+        if not self.screen_stack or not self._drawing:
             return  # the app is closing: a late snapshot or redraw timer has nothing to draw
         self._dirty = False
         self._last_redraw = time.monotonic()
