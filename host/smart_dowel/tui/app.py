@@ -192,9 +192,9 @@ class DowelApp(App):
 
     def _on_end_signal(self, sig):
         self.end_signal = sig
-        # no more live frames: after SIGHUP the terminal is gone, and every write to it fails
-        # (Textual's output thread stops at the first, and then its queue fills and blocks
-        # the screen, which could never finish quitting)
+        # no more live frames: after SIGHUP the terminal is gone. (Textual's own shutdown can
+        # still block on its output queue after a SIGHUP, in WriterThread.stop: seen with and
+        # without this; not fixed here.)
         self._drawing = False
         self.call_later(self.action_quit)
 
