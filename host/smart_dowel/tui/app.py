@@ -10,6 +10,7 @@ that changed. Keys call the Feed; widgets only render.
 from __future__ import annotations
 
 import asyncio
+import errno
 import signal
 import sys
 import threading
@@ -56,6 +57,62 @@ from .widgets import (
 # (no timer) and a flood (a test, a burst of status) still costs at most 25 frames a second.
 REDRAW_INTERVAL_S = 1.0 / 25.0
 END_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+_GONE = (errno.EIO, errno.EPIPE, errno.ENXIO, errno.EBADF)  # a write to a terminal that is gone
+
+
+class _TerminalOut:
+    """The terminal as Textual's output thread writes to it. When the terminal goes away (its
+    window closed: SIGHUP follows), writes fail; the thread would die on the first one, its
+    queue then fill up and block the screen forever (it could not even quit). Here the output
+    is dropped from then on: nobody is there to read it, and the SIGHUP handler closes the
+    session as usual."""
+
+    def __init__(self, file):
+        self._file = file
+        self.gone = False
+
+    def write(self, text):
+        if not self.gone:
+            try:
+                return self._file.write(text)
+            except OSError as e:
+                if e.errno not in _GONE:
+                    raise
+                self.gone = True
+        return len(text)
+
+    def flush(self):
+        if not self.gone:
+            try:
+                self._file.flush()
+            except OSError as e:
+                if e.errno not in _GONE:
+                    raise
+                self.gone = True
+
+    def __getattr__(self, name):
+        return getattr(self._file, name)
+
+
+def _guard_output_thread():
+    """Give Textual's output thread a _TerminalOut (it binds its file's write at start)."""
+    try:
+        from textual.drivers._writer_thread import WriterThread
+    except ImportError:  # another Textual: its own behaviour stands
+        return
+    if getattr(WriterThread, "_dowel_guarded", False):
+        return
+    run = WriterThread.run
+
+    def guarded_run(self):
+        self._file = _TerminalOut(self._file)
+        run(self)
+
+    WriterThread.run = guarded_run
+    WriterThread._dowel_guarded = True
+
+
+_guard_output_thread()
 GIL_SWITCH_INTERVAL_S = 0.001
 DEPTH_STEP_DEG = 5.0
 
@@ -192,9 +249,8 @@ class DowelApp(App):
 
     def _on_end_signal(self, sig):
         self.end_signal = sig
-        # no more live frames: after SIGHUP the terminal is gone. (Textual's own shutdown can
-        # still block on its output queue after a SIGHUP, in WriterThread.stop: seen with and
-        # without this; not fixed here.)
+        # no more live frames: after SIGHUP the terminal is gone (and its output is dropped:
+        # _TerminalOut)
         self._drawing = False
         self.call_later(self.action_quit)
 
