@@ -3,7 +3,9 @@ scenario over several seeds, the exact rep count, the hinge angle within 2 deg R
 truth and faults with precision and recall >= 0.95; rotated and gyro-less CSVs count the same;
 streaming in small batches gives exactly the batch result."""
 
+import os
 import random
+import sys
 
 import numpy as np
 import pytest
@@ -15,6 +17,8 @@ from smart_dowel.pipeline.scoring import angle_rms_deg, fault_confusion, precisi
 from smart_dowel.sim.body import SCENARIOS, make_body
 
 SEEDS = (1, 2, 3, 4)
+# bench/ (its variants of the body model's data are the specification of those variants)
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 @pytest.fixture(scope="module")
@@ -138,3 +142,32 @@ def test_a_repeated_sample_while_the_upright_is_taken_does_not_break_the_analysi
     for key in ("ax_g", "ay_g", "az_g", "gx_dps", "gy_dps", "gz_dps", "head_n", "midback_n", "tailbone_n"):
         d[key][k] = d[key][k - 1]
     assert analyze(Samples.from_arrays(d)).rep_count == len(body.truth["reps"])
+
+
+@pytest.mark.parametrize("seed", (4, 7, 8))
+def test_a_dowel_turned_over_on_the_table_before_the_pick_up_is_not_a_rep(seed):
+    """No pad data; the dowel lies on the table, is turned to another pose there, lies still
+    again, then is picked up (bench/pipeline_accuracy.py's on-table variant). The angle is
+    measured afresh from the pose it is held still in once back from the table: that jump is
+    not a rep (it was counted as one, 10 s before the first true rep)."""
+    from bench.pipeline_accuracy import make_variant, samples_of
+
+    body = make_body("mixed" if seed != 4 else "rushed", seed=seed)
+    d, truth = make_variant(body.render(100), body.truth["reps"], "on-table", seed)
+    result = analyze(samples_of(d))
+    assert result.rep_count == len(truth)
+    assert result.reps[0].bottom_s > truth[0]["start_s"]
+
+
+@pytest.mark.parametrize("seed", (1, 4))
+def test_a_sender_that_repeats_every_reading_still_gets_an_upright_and_a_true_angle(seed):
+    """10 Hz data, every reading sent twice (bench/pipeline_accuracy.py's 10hz-hold): the
+    repeats are missing data. They broke every still spell, so no upright was ever taken and
+    the screen showed the angle from the wrong pose (87 deg off standing, 431 deg RMS once)."""
+    from bench.pipeline_accuracy import make_variant, samples_of
+
+    body = make_body("mixed", seed=seed)
+    d, truth = make_variant(body.render(100), body.truth["reps"], "10hz-hold", seed)
+    result = analyze(samples_of(d))
+    assert result.rep_count == len(truth)
+    assert angle_rms_deg(result.hinge_deg, d["hinge_deg"], d["on_back"]) < 4.0

@@ -419,10 +419,14 @@ class Pipeline:
             self._was_away = bool(aw[-1])
         TH = theta.tolist()
         blocked = away.tolist()
+        # where the angle was re-based (picked up from a table, measured from the pose it is
+        # held in now), it jumps: no rep spans that
+        for k in self.inclination.rebased:
+            blocked[k] = True
         standing = {}
-        # where the orientation took the other gyro sign's filter, the angle jumps: what went
-        # before is no evidence of a rep or of the hinging side
-        restart = set(self.orientation.switched)
+        # where the orientation took the other gyro sign's filter, or the angle was re-based,
+        # it jumps: what went before is no evidence of a rep or of the hinging side
+        restart = set(self.orientation.switched) | set(self.inclination.rebased)
         for sign, side in self.sides.items():
             x = [sign * v for v in TH] if sign < 0 else TH
             seg_events, standing[sign] = side.seg.update(T, x, blocked,
@@ -696,6 +700,8 @@ class Pipeline:
                     side = 1
             sides[i] = side
             # --- the upright ---
+            if not valid[i]:
+                continue  # a missing (or repeated) reading: neither still nor moving
             if not CAND[i]:
                 if self._refining and valid[i]:
                     self._finish_refining(T[i], i, ups, events)

@@ -130,6 +130,7 @@ class Inclination:
         self.tick = None  # index of the last tick taken
         self.last_theta = None
         self.segments = []  # (from, to, e1, e2): the plane in force over the last update()
+        self.rebased = []  # indices of the last update() where the reference moved (theta jumps)
         self._seg_hi = []
 
     def angle_of(self, g):
@@ -219,6 +220,7 @@ class Inclination:
         n = len(t)
         theta = np.full(n, np.nan)
         signed = np.zeros(n, dtype=bool)
+        self.rebased = []
         valid = np.isfinite(g[:, 0])
         if not valid.any():
             return theta, signed
@@ -259,6 +261,7 @@ class Inclination:
                     # where the dowel lay
                     self.ref = g[k].copy()
                     refs.append((k, self.ref))
+                    self.rebased.append(k)
                     self.far = None
             if not nd:
                 continue
