@@ -144,19 +144,22 @@ def test_a_repeated_sample_while_the_upright_is_taken_does_not_break_the_analysi
     assert analyze(Samples.from_arrays(d)).rep_count == len(body.truth["reps"])
 
 
-@pytest.mark.parametrize("seed", (4, 7, 8))
+@pytest.mark.parametrize("seed", (3, 4, 7, 9))
 def test_a_dowel_turned_over_on_the_table_before_the_pick_up_is_not_a_rep(seed):
     """No pad data; the dowel lies on the table, is turned to another pose there, lies still
     again, then is picked up (bench/pipeline_accuracy.py's on-table variant). The angle is
     measured afresh from the pose it is held still in once back from the table: that jump is
-    not a rep (it was counted as one, 10 s before the first true rep)."""
+    not a rep (it was counted as one, 10 s before the first true rep). Nor is the put-down
+    between sets, which tips gravity far out of the plane the reps were in (seeds 3 and 9
+    counted it)."""
     from bench.pipeline_accuracy import make_variant, samples_of
 
     body = make_body("mixed" if seed != 4 else "rushed", seed=seed)
     d, truth = make_variant(body.render(100), body.truth["reps"], "on-table", seed)
     result = analyze(samples_of(d))
     assert result.rep_count == len(truth)
-    assert result.reps[0].bottom_s > truth[0]["start_s"]
+    for rep, tr in zip(result.reps, truth):
+        assert tr["start_s"] <= rep.bottom_s <= tr["end_s"]
 
 
 @pytest.mark.parametrize("seed", (1, 4))

@@ -60,6 +60,9 @@ SIDES = (1, -1)
 _LEFT = object()  # a keyed event: the dowel left the back at this sample
 DWELL_HALF_S = 120.0  # the stillness that says where home is: half its weight after this
 DWELL_BOUT_S = 0.5  # stillness counts once held this long
+OFF_PLANE_SIN = math.sin(math.radians(35.0))  # gravity this far out of the hinge's plane: handled
+IN_PLANE_SIN = math.sin(math.radians(15.0))  # ... once held this close to it since it was away
+IN_PLANE_S = 1.0  # ... for this long
 
 
 class _History:
@@ -163,6 +166,8 @@ class Pipeline:
         self._last_counts = None
         self._has_force = None
         self._was_away = False
+        self._plane_in_use = False
+        self._near_since = None  # when the spell near the plane under way began (None: not near)
         self._has_gyro = True
         self._theta = None  # the latest inclination (deg, raw side)
         self._g = None  # the latest gravity estimate
@@ -422,6 +427,39 @@ class Pipeline:
         # where the angle was re-based (picked up from a table, measured from the pose it is
         # held in now), it jumps: no rep spans that
         for k in self.inclination.rebased:
+            blocked[k] = True
+        # a hinge turns gravity in its plane: tipped far out of it, the dowel is being handled
+        # (put down on a table), whatever the pads say. Only once gravity has been seen in the
+        # plane since the dowel was last away: picked up, it may be held turned about its
+        # length, and the plane learnt before is stale until it is learnt again
+        off = self.inclination.off_plane
+        aw = np.asarray(away, dtype=bool)
+        known = np.isfinite(off)  # (a missing reading neither extends a spell nor ends it)
+        near = known & (off < IN_PLANE_SIN) & signed & ~aw
+        # ... held there a moment (a pick-up only passes through it): when each spell began
+        # (its first near reading; spells are ended by a known reading that is not near)
+        last_out = np.maximum.accumulate(np.where(known & ~near, np.arange(n), -1))
+        near_idx = np.flatnonzero(near)
+        spell_t = np.full(n, np.inf)
+        if len(near_idx):
+            grp = last_out[near_idx]
+            u, first = np.unique(grp, return_index=True)
+            spell_t[near_idx] = t[near_idx[first]][np.searchsorted(u, grp)]
+            if self._near_since is not None:
+                spell_t[near_idx[grp < 0]] = self._near_since  # under way since a batch before
+        in_plane = near & (t - spell_t >= IN_PLANE_S)
+        kn = np.flatnonzero(known)
+        if len(kn):
+            j = int(kn[-1])
+            self._near_since = float(spell_t[j]) if near[j] else None
+        # per sample: the last in-plane sample and the last away one so far (-1: none)
+        last_in = np.maximum.accumulate(np.where(in_plane, np.arange(n), -1))
+        last_aw = np.maximum.accumulate(np.where(aw, np.arange(n), -1))
+        in_use = np.where(last_aw >= 0, last_in > last_aw, (last_in >= 0) | self._plane_in_use)
+        if n:
+            self._plane_in_use = bool(in_use[-1])
+        handled = (off > OFF_PLANE_SIN) & in_use
+        for k in np.flatnonzero(handled).tolist():
             blocked[k] = True
         standing = {}
         # where the orientation took the other gyro sign's filter, or the angle was re-based,

@@ -131,6 +131,8 @@ class Inclination:
         self.last_theta = None
         self.segments = []  # (from, to, e1, e2): the plane in force over the last update()
         self.rebased = []  # indices of the last update() where the reference moved (theta jumps)
+        self.off_plane = np.zeros(0)  # per sample of the last update(): |sin| of gravity out of the plane
+        self.rebased = []  # indices of the last update() where the reference moved (theta jumps)
         self._seg_hi = []
 
     def angle_of(self, g):
@@ -221,6 +223,8 @@ class Inclination:
         theta = np.full(n, np.nan)
         signed = np.zeros(n, dtype=bool)
         self.rebased = []
+        off = np.full(n, np.nan)  # NaN: no plane, or no reading
+        self.off_plane = off
         valid = np.isfinite(g[:, 0])
         if not valid.any():
             return theta, signed
@@ -307,6 +311,7 @@ class Inclination:
             else:
                 theta[lo:hi] = np.arctan2(gg @ e2, gg @ e1) * RAD
                 signed[lo:hi] = True
+                off[lo:hi] = np.abs(gg @ _cross(e1, e2))
         theta[~valid] = np.nan
         idx = np.flatnonzero(np.isfinite(theta))
         if not len(idx):
