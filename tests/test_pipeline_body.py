@@ -174,3 +174,21 @@ def test_a_sender_that_repeats_every_reading_still_gets_an_upright_and_a_true_an
     result = analyze(samples_of(d))
     assert result.rep_count == len(truth)
     assert angle_rms_deg(result.hinge_deg, d["hinge_deg"], d["on_back"]) < 4.0
+
+
+@pytest.mark.parametrize("seed", (1, 3))
+def test_without_an_upright_the_hinge_trace_is_measured_from_where_each_rep_began(seed):
+    """No pads, so no upright (a CSV export without its force columns, starting with the dowel
+    on the table): the hinge trace that `dowel analyze` and the report draw is measured from
+    each sample's own baseline, not the last one of the file, and is unknown while the dowel
+    has just been picked up. It read 100 deg and more while the person stood (RMS 42 deg)."""
+    from bench.pipeline_accuracy import make_variant, samples_of
+
+    body = make_body("good", seed=seed)
+    d, _ = make_variant(body.render(100), body.truth["reps"], "on-table", seed)
+    result = analyze(samples_of(d))
+    on = d["on_back"].astype(bool) & np.isfinite(result.hinge_deg)
+    assert on.sum() > 0.8 * d["on_back"].sum()
+    standing = on & (d["hinge_deg"] < 3.0)
+    assert np.mean(np.abs(result.hinge_deg[standing]) < 8.0) > 0.97
+    assert angle_rms_deg(result.hinge_deg, d["hinge_deg"], d["on_back"]) < 8.0

@@ -530,7 +530,7 @@ class Pipeline:
         self._t = T[-1]
         if record is not None:
             j = record["offset"]
-            record["hinge_deg"][j:j + n] = self._hinge(theta, g, up_theta, sides)
+            record["hinge_deg"][j:j + n] = self._hinge(theta, g, up_theta, sides, lows=blocked)
             for k, c in enumerate(CONTACTS):
                 record[c + "_on"][j:j + n] = on[:, k]
         return events
@@ -569,15 +569,27 @@ class Pipeline:
             self._seen_from = (self._seen_from + starts)[-8:]
         self._last_valid_t = float(tv[-1])
 
-    def _hinge(self, theta, g, up_theta, sides):
+    def _hinge(self, theta, g, up_theta, sides, lows=None):
         """Hinge angle (deg) shown per sample: from the upright if known, else from the
         current side's baseline (where the person came back to). Before the plane of motion
-        is known (nothing has moved yet), the plain angle from a known upright."""
+        is known (nothing has moved yet), the plain angle from a known upright.
+        lows: None for the live value (the baseline now), else the samples' blocked flags of
+        the last update (each sample from the baseline at that sample; none while blocked or
+        settling)."""
         theta = np.asarray(theta, dtype=float)
         up_theta = np.asarray(up_theta, dtype=float)
         s = np.asarray(sides, dtype=float)
-        low = self.sides[self.side].seg.low
-        out = s * theta - (low if low is not None else np.nan)
+        if lows is None:
+            low = self.sides[self.side].seg.low
+            low = low if low is not None else np.nan
+        else:
+            # per sample: the baseline of the side hinging then (in that side's terms)
+            low = np.where(s > 0, self.sides[1].seg.lows, self.sides[-1].seg.lows)
+            # off the back, or just picked up and not yet held still: no baseline to measure from
+            unsure = np.asarray(lows, dtype=bool) | np.where(
+                s > 0, self.sides[1].seg.settling_flags, self.sides[-1].seg.settling_flags)
+            low = np.where(unsure, np.nan, low)
+        out = s * theta - low
         known = np.isfinite(up_theta)
         out[known] = (s * (theta - up_theta))[known]
         upv = self.calibration.upright

@@ -71,8 +71,8 @@ def _rise_deg(S, C, t):
 
 
 @kernel
-def _segment(t, x, blocked, settle_after_block, C, S, W, standing, settling, ev_kind, ev_i,
-             ev_val):
+def _segment(t, x, blocked, settle_after_block, C, S, W, standing, settling, low_out, ev_kind,
+             ev_i, ev_val):
     """The Schmitt trigger over one batch (see Segmenter); S and W carry the state. Fills
     standing and settling; returns the number of events written to ev_* (kind, index,
     payload: STARTED (t_low, low), COMPLETED (rise, bottom, end, peak, base, valley),
@@ -83,6 +83,8 @@ def _segment(t, x, blocked, settle_after_block, C, S, W, standing, settling, ev_
         C[14])
     n_ev = 0
     for i in range(len(t)):
+        if i > 0:
+            low_out[i - 1] = S[G_LOW]  # the baseline after each sample
         xi = x[i]
         if xi != xi:  # NaN: missing sample
             continue
@@ -198,6 +200,8 @@ def _segment(t, x, blocked, settle_after_block, C, S, W, standing, settling, ev_
             if xi < S[G_LOW]:
                 S[G_LOW], S[G_T_LOW] = xi, ti
                 _restart_window(S, W, xi, ti)
+    if len(t):
+        low_out[len(t) - 1] = S[G_LOW]
     return n_ev
 
 
@@ -215,6 +219,7 @@ class Segmenter:
         self.state[G_H_UNTIL] = -math.inf  # H falls back to min_rise_deg after this time
         self.window = np.zeros((2, 64))
         self.settling_flags = []
+        self.lows = np.zeros(0)  # per sample of the last update(): the baseline after it (NaN: none yet)
 
     @property
     def mode(self):
@@ -284,8 +289,10 @@ class Segmenter:
         ev_i = np.empty(2 * n + 2, dtype=np.int64)
         ev_val = np.empty((2 * n + 2, 6))
         C = np.array([float(getattr(self.cfg, k)) for k in CFG])
+        lows = np.empty(n)
         n_ev = _segment(t, x, blocked, bool(settle_after_block), C, self.state, self.window,
-                        standing, settling, ev_kind, ev_i, ev_val)
+                        standing, settling, lows, ev_kind, ev_i, ev_val)
+        self.lows = lows
         out = []
         for kind, i, v in zip(ev_kind[:n_ev].tolist(), ev_i[:n_ev].tolist(), ev_val[:n_ev].tolist()):
             if kind == K_STARTED:
