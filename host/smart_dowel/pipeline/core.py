@@ -58,6 +58,7 @@ _CUE_RANK = {fid: i for i, fid in enumerate(CUE_PRIORITY)}
 HISTORY_S = 40.0  # samples kept for scoring the rep under way (> max_rep_s + look-back)
 SIDES = (1, -1)
 _LEFT = object()  # a keyed event: the dowel left the back at this sample
+_FLIP = object()  # ... (_FLIP, shift): the angle so far was mirrored (see _run)
 DWELL_HALF_S = 120.0  # the stillness that says where home is: half its weight after this
 DWELL_BOUT_S = 0.5  # stillness counts once held this long
 OFF_PLANE_SIN = math.sin(math.radians(35.0))  # gravity this far out of the hinge's plane: handled
@@ -79,6 +80,11 @@ class _History:
         if len(t) and t[-1] - t[0] > HISTORY_S * 1.5:
             k = int(np.searchsorted(t, t[-1] - HISTORY_S))
             self.data = self.data[k:]
+
+    def mirror_before(self, t, shift):
+        """theta -> -theta - shift for the samples before time t (a mirrored turn)."""
+        k = int(np.searchsorted(self.data[:, 0], t))
+        self.data[:k, 1] = -self.data[:k, 1] - shift
 
     def between(self, t0, t1):
         t = self.data[:, 0]
@@ -166,6 +172,7 @@ class Pipeline:
         self._last_counts = None
         self._has_force = None
         self._was_away = False
+        self._flipped = set()  # indices of the last batch where the angle was found mirrored
         self._plane_in_use = False
         self._near_since = None  # when the spell near the plane under way began (None: not near)
         self._has_gyro = True
@@ -465,12 +472,38 @@ class Pipeline:
         # where the orientation took the other gyro sign's filter, or the angle was re-based,
         # it jumps: what went before is no evidence of a rep or of the hinging side
         restart = set(self.orientation.switched) | set(self.inclination.rebased)
+        # where the other sign's filter took over, the angle so far was that of a mirrored
+        # turn (the gyro's sign was wrong): the rep under way, and the reps so far, are the
+        # other side's. Each side's segmenter takes the other's state there, mirrored, and
+        # the segmentation runs in pieces between such points
+        flips = sorted(k for k in set(self.orientation.switched) if 0 <= k < n)
+        self._flipped = set()
+        bounds = [0] + [k for k in flips if k > 0] + [n]
+        standing = {1: [], -1: []}
+        settling = {1: [], -1: []}
+        lows = {1: [], -1: []}
+        for a, b in zip(bounds[:-1], bounds[1:]):
+            if a in flips or (a == 0 and 0 in flips):
+                shift = self._mirror_shift(theta, a)
+                if shift is not None:
+                    s1, s2 = self.sides[1].seg, self.sides[-1].seg
+                    st1, w1, st2, w2 = s1.state, s1.window, s2.state, s2.window
+                    s2.take_mirrored(st1, w1, shift)
+                    s1.take_mirrored(st2, w2, -shift)
+                    keyed.append((a, 0, (_FLIP, shift)))
+                    self._flipped.add(a)
+            for sign, side in self.sides.items():
+                x = [sign * v for v in TH[a:b]] if sign < 0 else TH[a:b]
+                seg_events, st = side.seg.update(T[a:b], x, blocked[a:b],
+                                                 settle_after_block=not s.has_force)
+                standing[sign].extend(st)
+                settling[sign].extend(side.seg.settling_flags)
+                lows[sign].append(side.seg.lows)
+                for kind, i, payload in seg_events:
+                    keyed.append((a + i, 1 if kind != STARTED else 2, (side, kind, payload)))
         for sign, side in self.sides.items():
-            x = [sign * v for v in TH] if sign < 0 else TH
-            seg_events, standing[sign] = side.seg.update(T, x, blocked,
-                                                         settle_after_block=not s.has_force)
-            for kind, i, payload in seg_events:
-                keyed.append((i, 1 if kind != STARTED else 2, (side, kind, payload)))
+            side.seg.settling_flags = settling[sign]
+            side.seg.lows = np.concatenate(lows[sign]) if lows[sign] else np.zeros(0)
         keyed.sort(key=lambda e: (e[0], e[1]))
         events = []
         # which side is hinging needs the upright; the upright (taken automatically) needs to
@@ -485,6 +518,15 @@ class Pipeline:
         prev_side = self.side
         for i, _, ev in keyed:
             self.side = int(sides[i])
+            if isinstance(ev, tuple) and ev[0] is _FLIP:
+                # the mirrored angle so far: its reps, the rep under way and its faults are
+                # the other side's, and so is the history they are scored on
+                a, b = self.sides[1], self.sides[-1]
+                a.reps, b.reps = b.reps, a.reps
+                a.start_s, b.start_s = b.start_s, a.start_s
+                a.live_faults, b.live_faults = b.live_faults, a.live_faults
+                self._history.mirror_before(T[i], ev[1])
+                continue
             if ev is _LEFT:
                 kept = self.sides[self.side].reps
                 for side in self.sides.values():
@@ -554,6 +596,22 @@ class Pipeline:
             if w.max() - w.min() <= 2.0:
                 return False
         return True
+
+    def _mirror_shift(self, theta, k):
+        """At a switch to the other sign's filter at sample k: the angle was mirrored about
+        where the two filters last agreed (a), theta_before = 2a - theta_true; returns -2a,
+        from the jump itself (None when either side of it is missing, or the jump is small)."""
+        before = theta[:k][np.isfinite(theta[:k])]
+        tb = float(before[-1]) if len(before) else self._theta
+        after = theta[k:][np.isfinite(theta[k:])]
+        if tb is None or not len(after):
+            return None
+        ta = float(after[0])
+        if abs(ta - tb) < self.config.min_rise_deg:
+            # the two filters had not drifted apart (a slow movement, the accelerometer
+            # holding both): nothing was mirrored
+            return None
+        return -(tb + ta)
 
     def _note_data_starts(self, t, theta):
         """Where the angle's data began: its first sample, and the first after each hole
@@ -656,6 +714,7 @@ class Pipeline:
         still_rate, band, idle_s = cfg.still_rate_dps, cfg.home_band_deg, cfg.home_idle_s
         ratio, min_rise = cfg.side_switch_ratio, cfg.min_rise_deg
         reps = self._reps_seen
+        flipped = self._flipped
         sides = [0] * n
         for i in range(n):
             x = TH[i]
@@ -668,6 +727,9 @@ class Pipeline:
                 for sg, _, _ in done_here:
                     reps[sg] += 1
             # --- the side ---
+            if i in flipped:
+                side = -side  # the side hinging so far, seen through the mirror
+                reps[1], reps[-1] = reps[-1], reps[1]
             if i in restart:
                 hi, lo, peaks = -math.inf, math.inf, {1: -math.inf, -1: -math.inf}
                 self._rep_peaks = peaks

@@ -262,6 +262,18 @@ class Segmenter:
             self.window[:, 0] = (t, x)
             S[G_TAIL] = 1.0
 
+    def take_mirrored(self, other_state, other_window, shift):
+        """Take over another segmenter's state (its arrays, copied) with every angle moved by
+        shift: the other side's view of the same movement, once the angle is known to have
+        been mirrored (the gyro's sign was judged the other way: see Pipeline._run)."""
+        S = other_state.copy()
+        W = other_window.copy()
+        for k in (G_LOW, G_PEAK, G_VALLEY, G_ANCHOR):
+            S[k] += shift
+        head, tail = int(S[G_HEAD]), int(S[G_TAIL])
+        W[1, head:tail] += shift
+        self.state, self.window = S, W
+
     def _room(self, n):
         """Room in the window for n more candidates (kept at the front of its buffer)."""
         S, W = self.state, self.window
