@@ -62,8 +62,8 @@ _FLIP = object()  # ... (_FLIP, shift): the angle so far was mirrored (see _run)
 DWELL_HALF_S = 120.0  # the stillness that says where home is: half its weight after this
 DWELL_BOUT_S = 0.5  # stillness counts once held this long
 OFF_PLANE_SIN = math.sin(math.radians(35.0))  # gravity this far out of the hinge's plane: handled
-IN_PLANE_SIN = math.sin(math.radians(15.0))  # ... once held this close to it since it was away
-IN_PLANE_S = 1.0  # ... for this long
+IN_PLANE_SIN = math.sin(math.radians(15.0))  # ... once it has turned this close to it...
+IN_PLANE_TURN_DEG = 10.0  # ... by this much, since it was away
 
 
 class _History:
@@ -173,8 +173,8 @@ class Pipeline:
         self._has_force = None
         self._was_away = False
         self._flipped = set()  # indices of the last batch where the angle was found mirrored
-        self._plane_in_use = False
-        self._near_since = None  # when the spell near the plane under way began (None: not near)
+        self._near_lo = self._near_hi = math.nan  # theta's range in the plane since last away
+        self._pick = None  # while just picked up: [anchor angle, since]
         self._has_gyro = True
         self._theta = None  # the latest inclination (deg, raw side)
         self._g = None  # the latest gravity estimate
@@ -436,35 +436,30 @@ class Pipeline:
         for k in self.inclination.rebased:
             blocked[k] = True
         # a hinge turns gravity in its plane: tipped far out of it, the dowel is being handled
-        # (put down on a table), whatever the pads say. Only once gravity has been seen in the
-        # plane since the dowel was last away: picked up, it may be held turned about its
-        # length, and the plane learnt before is stale until it is learnt again
+        # (put down on a table), whatever the pads say. Only once a movement has been seen in
+        # the plane since the dowel was last away (picked up, it may be held turned about its
+        # length: the plane learnt before is stale until it is learnt again; standing alone
+        # proves nothing, every plane of a hinge holds the standing pose)
         off = self.inclination.off_plane
         aw = np.asarray(away, dtype=bool)
-        known = np.isfinite(off)  # (a missing reading neither extends a spell nor ends it)
-        near = known & (off < IN_PLANE_SIN) & signed & ~aw
-        # ... held there a moment (a pick-up only passes through it): when each spell began
-        # (its first near reading; spells are ended by a known reading that is not near)
-        last_out = np.maximum.accumulate(np.where(known & ~near, np.arange(n), -1))
-        near_idx = np.flatnonzero(near)
-        spell_t = np.full(n, np.inf)
-        if len(near_idx):
-            grp = last_out[near_idx]
-            u, first = np.unique(grp, return_index=True)
-            spell_t[near_idx] = t[near_idx[first]][np.searchsorted(u, grp)]
-            if self._near_since is not None:
-                spell_t[near_idx[grp < 0]] = self._near_since  # under way since a batch before
-        in_plane = near & (t - spell_t >= IN_PLANE_S)
-        kn = np.flatnonzero(known)
-        if len(kn):
-            j = int(kn[-1])
-            self._near_since = float(spell_t[j]) if near[j] else None
-        # per sample: the last in-plane sample and the last away one so far (-1: none)
-        last_in = np.maximum.accumulate(np.where(in_plane, np.arange(n), -1))
-        last_aw = np.maximum.accumulate(np.where(aw, np.arange(n), -1))
-        in_use = np.where(last_aw >= 0, last_in > last_aw, (last_in >= 0) | self._plane_in_use)
-        if n:
-            self._plane_in_use = bool(in_use[-1])
+        near = np.isfinite(off) & (off < IN_PLANE_SIN) & signed & ~aw
+        if not s.has_force:
+            near &= ~self._picked_up(T, TH, aw)  # (the pick-up's own turn is no such movement)
+        in_use = np.zeros(n, dtype=bool)
+        cuts = np.flatnonzero(aw)
+        lo_x, hi_x = self._near_lo, self._near_hi
+        start = 0
+        for c in cuts.tolist() + [n]:
+            if c > start:
+                xs = np.where(near[start:c], theta[start:c], np.nan)
+                run_hi = np.fmax.accumulate(np.concatenate(([hi_x], xs)))[1:]
+                run_lo = np.fmin.accumulate(np.concatenate(([lo_x], xs)))[1:]
+                in_use[start:c] = (run_hi - run_lo) >= IN_PLANE_TURN_DEG
+                hi_x, lo_x = float(run_hi[-1]), float(run_lo[-1])
+            if c < n:
+                lo_x, hi_x = math.nan, math.nan  # away: the plane is to be seen in use again
+            start = c + 1
+        self._near_lo, self._near_hi = lo_x, hi_x
         handled = (off > OFF_PLANE_SIN) & in_use
         for k in np.flatnonzero(handled).tolist():
             blocked[k] = True
@@ -596,6 +591,32 @@ class Pipeline:
             if w.max() - w.min() <= 2.0:
                 return False
         return True
+
+    def _picked_up(self, T, TH, aw):
+        """Per sample: just back from away (no pads: picked up off a table) and not yet held
+        still (within home_band_deg for settle_after_rest_s), as the segmenter judges it."""
+        cfg = self.config
+        band, need = cfg.home_band_deg, cfg.settle_after_rest_s
+        out = [False] * len(T)
+        st = self._pick
+        for i, a in enumerate(aw.tolist()):
+            if a:
+                st = [None, None]
+                continue
+            if st is None:
+                continue
+            x = TH[i]
+            if x != x:
+                out[i] = True
+                continue
+            if st[0] is None or abs(x - st[0]) > band:
+                st = [x, T[i]]
+            if T[i] - st[1] >= need:
+                st = None
+            else:
+                out[i] = True
+        self._pick = st
+        return np.array(out, dtype=bool)
 
     def _mirror_shift(self, theta, k):
         """At a switch to the other sign's filter at sample k: the angle was mirrored about

@@ -23,7 +23,7 @@ import numpy as np
 from .jit import kernel
 
 DEG = math.pi / 180.0
-REST_TAU_S = 0.75  # the gyro's variance is taken over about this long...
+REST_TAU_S = 0.4  # the gyro's variance is taken over about this long...
 REST_VAR = (0.4 * DEG) ** 2  # ... below this (rad/s)^2 (sensor noise; people: 0.9 deg/s and up)
 REST_S = 1.5  # ... for this long: the dowel lies on something
 REST_VAR_CAP = (1.5 * DEG) ** 2  # a deviation beyond this is movement (see update())
