@@ -236,6 +236,8 @@ def evaluate_real(variant="plain", seed=1):
                     v[1::2] = v[0::2][: len(v[1::2])]
                     d[k] = v
         cases = [(d, entry["reps"], "")]
+        if variant in REAL_MORE:
+            cases = [(REAL_MORE[variant](d, rng), entry["reps"], "")]
         if variant == "tempo":
             # the same person 1.6 x slower and 0.7 x the time (rates scale the other way)
             cases = []
@@ -261,6 +263,61 @@ def evaluate_real(variant="plain", seed=1):
                          "truth_reps": truth, "reps": result.rep_count,
                          "stream_ok": same_reps(stream(samples_of(dk), 7), result.reps)})
     return rows
+
+
+def _interp(d, rate_hz):
+    t = np.arange(d["t"][0], d["t"][-1], 1.0 / rate_hz)
+    return {k: (t if k == "t" else np.interp(t, d["t"], v)) for k, v in d.items()}
+
+
+def _lead_stand(d, rng, seconds=30.0):
+    """seconds of standing (the first reading, with sway-sized noise) before the recording."""
+    dt = float(np.median(np.diff(d["t"])))
+    n = int(seconds / dt)
+    out = {"t": np.concatenate((np.arange(n) * dt, d["t"] - d["t"][0] + n * dt))}
+    for k, v in d.items():
+        if k != "t":
+            noise = rng.normal(0, 0.01 if k.startswith("a") else 1.0, n)
+            out[k] = np.concatenate((v[:1].repeat(n) + noise, v))
+    return out
+
+
+def _jitter(d, rng):
+    dt = float(np.median(np.diff(d["t"])))
+    return dict(d, t=np.sort(d["t"] + rng.uniform(-0.3, 0.3, len(d["t"])) * dt))
+
+
+def _drop(d, rng, share=0.08):
+    keep = rng.random(len(d["t"])) > share
+    return {k: v[keep] for k, v in d.items()}
+
+
+def _turned_over(d, rng):
+    """The IMU upside down about its z axis: x and y (and their rates) change sign."""
+    return {k: (-v if k[:2] in ("ax", "ay", "gx", "gy") else v) for k, v in d.items()}
+
+
+def _reversed_fast(d, rng, k=0.6):
+    """0.6 x the time (a quicker person) with the gyro's sign reversed."""
+    return {kk: (v * k if kk == "t" else (-v / k if kk.startswith("g") else v))
+            for kk, v in d.items()}
+
+
+# more ways other people's recordings differ from these two people's (never tuned on: these
+# check that nothing depends on this sensor's rate, noise, bias, scale, timing or mounting)
+REAL_MORE = {
+    "50hz": lambda d, rng: _interp(d, 50.0),
+    "10hz": lambda d, rng: _interp(d, 10.0),
+    "accel-noise": lambda d, rng: {k: (v + rng.normal(0, 0.03, len(v)) if k.startswith("a") else v)
+                                   for k, v in d.items()},
+    "gyro-bias": lambda d, rng: {k: (v + {"gx_dps": 5.0, "gz_dps": -3.0}.get(k, 0.0)) for k, v in d.items()},
+    "accel-scale": lambda d, rng: {k: (v * 0.93 if k.startswith("a") else v) for k, v in d.items()},
+    "jitter": _jitter,
+    "dropped": _drop,
+    "standing-lead": _lead_stand,
+    "upside-down": _turned_over,
+    "fast-reversed": _reversed_fast,
+}
 
 
 def one_hour_s():
@@ -312,7 +369,7 @@ def summarize(rows, real_rows=()):
         st = sum(r["stream_ok"] for r in rs)
         detail = " ".join("%d/%d" % (r["reps"], r["truth_reps"]) for r in rs if r["reps"] != r["truth_reps"]) \
             if len(rs) > 8 else " ".join("%d/%d" % (r["reps"], r["truth_reps"]) for r in rs)
-        lines.append("%-14s %6d/%-3d %s  stream %d/%d" % ("real:" + v, ok, len(rs), detail, st, len(rs)))
+        lines.append("%-19s %6d/%-3d %s  stream %d/%d" % ("real:" + v, ok, len(rs), detail, st, len(rs)))
     return "\n".join(lines)
 
 
@@ -323,6 +380,8 @@ def main(argv=None):
     ap.add_argument("--scenario", choices=SCENARIOS, default=None)
     ap.add_argument("--no-stream", action="store_true", help="skip the batches-of-1/7/100 check")
     ap.add_argument("-v", "--verbose", action="store_true", help="list mismatched runs")
+    ap.add_argument("--real-more", action="store_true",
+                    help="also the real recordings resampled, noisier, biased, jittered, ...")
     args = ap.parse_args(argv)
     variants = VARIANTS if args.variant == "all" else (args.variant,)
     scen = (args.scenario,) if args.scenario else SCENARIOS
@@ -330,6 +389,9 @@ def main(argv=None):
     real_rows = []
     for v in ("plain", "rotated", "gyro-reversed", "accel-only", "10hz-hold", "mid-set", "tempo"):
         if v in variants or (v == "tempo" and args.variant == "all"):
+            real_rows += evaluate_real(v)
+    if args.variant == "all" or args.real_more:
+        for v in REAL_MORE:
             real_rows += evaluate_real(v)
     print(summarize(rows, real_rows))
     if real_files() is None:
