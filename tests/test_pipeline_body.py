@@ -209,3 +209,28 @@ def test_a_rushed_first_rep_with_a_reversed_gyro_counts_live_and_in_batch(seed):
     assert reps_match(result.reps, truth)
     for batch in (1, 7, 100):
         assert same_reps(stream(s, batch), result.reps)
+
+
+@pytest.mark.parametrize("scenario, seed", (("good", 2), ("shallow", 3), ("squat", 3)))
+def test_data_joined_in_the_hold_at_the_bottom_is_put_right_by_calibrating_at_standing(scenario, seed):
+    """Data that joins a set while the patient holds the bottom of a rep, every pad on, reads
+    that pose as where they stand (the data alone cannot tell: real people hold the bottom
+    longer than they stand between reps). The clinician's `c` while the patient stands is
+    authoritative: from then on the reps are the true ones, all of them."""
+    from bench.pipeline_accuracy import make_variant, reps_match, samples_of
+
+    body = make_body(scenario, seed=seed)
+    d, truth = make_variant(body.render(100), body.truth["reps"], "mid-set", seed)
+    s = samples_of(d)
+    plain = Pipeline()
+    for off in range(0, len(s), 10):
+        plain.push(s[off:off + 10])
+    assert not reps_match(plain.reps, truth)  # this case: the data alone got it wrong
+    pipe, done = Pipeline(), False
+    t_c = truth[0]["start_s"] - 0.3  # standing, just before the first rep it sees begin
+    for off in range(0, len(s), 10):
+        pipe.push(s[off:off + 10])
+        if not done and s.t_s[off] >= t_c:
+            assert pipe.calibrate_upright()
+            done = True
+    assert reps_match(pipe.reps, truth)

@@ -237,6 +237,19 @@ class Pipeline:
             return False
         events = []
         self._set_upright(self._g, self._t, False, events)
+        if self._theta is not None:
+            # the clinician says the patient stands here: that is home, whatever the data
+            # suggested (data that joined a set in the hold at the bottom of a rep reads the
+            # bottom as where the person stands); the evidence of the hinging side starts again
+            self._home = self._theta
+            self._joined = False
+            self._opening = None
+            self._idle_anchor = None
+            self._hi, self._lo = -math.inf, math.inf
+            self._rep_peaks = {1: -math.inf, -1: -math.inf}
+            self._rep_n = {1: 0, -1: 0}
+            self._dwell.clear()
+            self._prev_x = self._bout = None
         self._update_live()
         return True
 
