@@ -14,6 +14,7 @@ import os
 from dowel_protocol import INFO, StreamDecoder
 
 from .errors import InputFileError
+from .filedecode import feed_rows
 from .private import create_private
 from .pipeline.calibration import Calibration
 from .pipeline.samples import SampleConverter, Samples
@@ -176,13 +177,14 @@ class RecordingReader:
     meta and calibration are read at construction; counters() and info after chunks().
     """
 
-    def __init__(self, stream, name):
+    def __init__(self, stream, name, bulk=True):
         self.name = name
         self._f = stream
         self.meta, _ = read_header(stream, name)
         self.calibration = calibration_from_header(self.meta, name)
         self._decoder = StreamDecoder()
         self._converter = SampleConverter(self.calibration)
+        self._bulk = bulk  # False: the decoder's feed(), a Message per frame (the tests compare)
         self.info = None
 
     def chunks(self):
@@ -193,13 +195,19 @@ class RecordingReader:
                 raise InputFileError("%s: cannot read (%s)" % (self.name, e.strerror or e)) from e
             if not chunk:
                 break
-            msgs = self._decoder.feed(chunk)
+            if self._bulk:
+                values, msgs = feed_rows(self._decoder, chunk)
+            else:
+                msgs = self._decoder.feed(chunk)
             if self.info is None:
                 for m in msgs:
                     if m.type == INFO:
                         self.info = m.fields()
                         break
-            samples = self._converter.convert(msgs)
+            if self._bulk:
+                samples = self._converter.convert_values(values)
+            else:
+                samples = self._converter.convert(msgs)
             if len(samples):
                 yield samples
         if self.info is not None and not self.meta.get("device"):
@@ -211,11 +219,12 @@ class RecordingReader:
         return self._decoder.counters()
 
 
-def read_recording(path):
+def read_recording(path, bulk=True):
     """(meta, Samples, decoder counters) of a recording file.
 
     Samples use the calibration saved in meta (FSR zero/scale); meta["device"] is filled from
     the first INFO message in the stream if the header has none. Raises InputFileError.
+    bulk=False decodes with a Message per frame (the same result, slower).
     """
     name = str(path)
     try:
@@ -223,7 +232,7 @@ def read_recording(path):
     except OSError as e:
         raise InputFileError("%s: cannot open (%s)" % (name, e.strerror or e)) from e
     with f:
-        reader = RecordingReader(f, name)
+        reader = RecordingReader(f, name, bulk=bulk)
         batches = list(reader.chunks())
     samples = Samples.concat(batches) if batches else reader._converter.convert([])
     return reader.meta, samples, reader.counters()

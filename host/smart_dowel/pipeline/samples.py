@@ -200,11 +200,18 @@ class SampleConverter:
         self._t_us = 0
 
     def convert(self, messages):
+        """Samples of the SAMPLE messages among messages (the others are skipped)."""
         rows = [m.values for m in messages if m.type == SAMPLE]
-        n = len(rows)
+        if not rows:
+            return Samples.empty()
+        return self.convert_values(np.array(rows, dtype=np.int64))
+
+    def convert_values(self, a):
+        """Samples of SAMPLE values as an int64 array (n, 11), one row a message's values:
+        t_us head midback tailbone ax ay az gx gy gz flags (what convert() builds)."""
+        n = len(a)
         if n == 0:
             return Samples.empty()
-        a = np.array(rows, dtype=np.int64)  # t_us head mid tail ax ay az gx gy gz flags
         raw_t = a[:, 0]
         t_us = np.empty(n, dtype=np.int64)
         half = T_US_MODULUS // 2
