@@ -22,6 +22,7 @@ and the simulator in the app's process, which is what `dowel demo` does (SimSour
     .venv/bin/python bench/latency_bench.py --sound [seconds]   # cue to tone (and screen)
     .venv/bin/python bench/latency_bench.py --cpu [seconds]   # the screen's own CPU use
     .venv/bin/python bench/latency_bench.py --cpu-record [seconds]   # dowel record's, to compare
+    .venv/bin/python bench/latency_bench.py --cpu-demo [seconds]   # dowel demo's (simulator inside)
 """
 
 import json
@@ -610,7 +611,10 @@ def measure_screen_cpu(duration_s=CPU_DURATION_S, scenario="good", extra_args=()
     time; CPU of the ui process over duration_s after CPU_WARMUP_S, as a share of one core.
 
     command="record": `dowel record --port` on the same stream instead (the link, pipeline
-    and store without a screen), for comparison; its figures are named record_*."""
+    and store without a screen), for comparison; its figures are named record_*.
+    command="demo": `dowel demo --scenario good` (the same scenario, the simulated dowel in the
+    app's own process, as shipped); its figures are named demo_*: they include the
+    simulator's firmware logic and body model at 100 Hz."""
     import fcntl
     import struct
     import tempfile
@@ -622,20 +626,27 @@ def measure_screen_cpu(duration_s=CPU_DURATION_S, scenario="good", extra_args=()
     env.pop("COLUMNS", None)
     env.pop("LINES", None)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (ROOT, env.get("PYTHONPATH")) if p)
-    sim = subprocess.Popen([sys.executable, "-m", "smart_dowel", "simulate", "--scenario",
-                            scenario, "--reps", "10000", "--seed", "3"],
-                           stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env, text=True)
+    sim = None
+    if command != "demo":
+        sim = subprocess.Popen([sys.executable, "-m", "smart_dowel", "simulate", "--scenario",
+                                scenario, "--reps", "10000", "--seed", "3"],
+                               stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env,
+                               text=True)
     master = None
     proc = None
     try:
-        line = sim.stdout.readline().split()
-        if len(line) != 2 or line[0] != "PORT":
-            raise RuntimeError("dowel simulate said %r" % (line,))
+        if sim is not None:
+            line = sim.stdout.readline().split()
+            if len(line) != 2 or line[0] != "PORT":
+                raise RuntimeError("dowel simulate said %r" % (line,))
+            cmd = [sys.executable, "-m", "smart_dowel", command, "--port", line[1]]
+            cmd += ["--sound", "off"] if command == "ui" else ["--patient", "bench"]
+        else:
+            cmd = [sys.executable, "-m", "smart_dowel", "demo", "--scenario", scenario,
+                   "--seed", "3", "--sound", "off"]
         master, slave = os.openpty()
         cols, rows = SIZE
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
-        cmd = [sys.executable, "-m", "smart_dowel", command, "--port", line[1]]
-        cmd += ["--sound", "off"] if command == "ui" else ["--patient", "bench"]
         proc = subprocess.Popen([*cmd, *extra_args], stdin=slave, stdout=slave, stderr=slave,
                                 env=env, start_new_session=True, close_fds=True)
         os.close(slave)
@@ -656,7 +667,7 @@ def measure_screen_cpu(duration_s=CPU_DURATION_S, scenario="good", extra_args=()
         c0, b0, t0 = _cpu_s(proc.pid), written[0], time.monotonic()
         time.sleep(duration_s)
         c1, b1, t1 = _cpu_s(proc.pid), written[0], time.monotonic()
-        if command == "ui":
+        if command in ("ui", "demo"):
             os.write(master, b"q")
         else:
             proc.send_signal(signal.SIGINT)  # how a user ends a recording
@@ -667,13 +678,14 @@ def measure_screen_cpu(duration_s=CPU_DURATION_S, scenario="good", extra_args=()
             proc.wait()
         if master is not None:
             os.close(master)
-        sim.terminate()
-        sim.wait(10)
+        if sim is not None:
+            sim.terminate()
+            sim.wait(10)
         data_dir.cleanup()
     name = "screen" if command == "ui" else command
     out = {"%s_cpu_pct_of_core" % name: round(100.0 * (c1 - c0) / (t1 - t0), 1)}
-    if command == "ui":
-        out["screen_terminal_kb_per_s"] = round((b1 - b0) / 1024.0 / (t1 - t0), 1)
+    if command in ("ui", "demo"):
+        out["%s_terminal_kb_per_s" % name] = round((b1 - b0) / 1024.0 / (t1 - t0), 1)
     out["%s_cpu_seconds" % name] = round(t1 - t0, 1)
     return out
 
@@ -698,6 +710,7 @@ def run(duration_s=DURATION_S):
     out.update(run_sound())
     out.update(measure_screen_cpu())
     out.update(measure_screen_cpu(command="record"))
+    out.update(measure_screen_cpu(command="demo"))
     return out
 
 
@@ -713,9 +726,9 @@ if __name__ == "__main__":
         for k, v in run_sound(secs).items():
             print("%-34s %s" % (k, v))
         sys.exit(0)
-    if len(sys.argv) > 1 and sys.argv[1] in ("--cpu", "--cpu-record"):
+    if len(sys.argv) > 1 and sys.argv[1] in ("--cpu", "--cpu-record", "--cpu-demo"):
         secs = float(sys.argv[2]) if len(sys.argv) > 2 else CPU_DURATION_S
-        command = "ui" if sys.argv[1] == "--cpu" else "record"
+        command = {"--cpu": "ui", "--cpu-record": "record", "--cpu-demo": "demo"}[sys.argv[1]]
         for k, v in measure_screen_cpu(secs, command=command).items():
             print("%-34s %s" % (k, v))
         sys.exit(0)
