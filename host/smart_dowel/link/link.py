@@ -605,6 +605,13 @@ class SerialLink:
                 continue
             try:
                 data = ser.read(ser.in_waiting or 1)
+                if len(data) == 1:
+                    # the first byte of a frame woke the read: the rest has usually come
+                    # with it, and is taken now rather than on another turn of the loop
+                    # (each turn costs a timeout, a check of the batch and the commands)
+                    more = ser.in_waiting
+                    if more:
+                        data += ser.read(more)
             except (serial.SerialException, OSError) as e:
                 if self._stop.is_set():
                     break
