@@ -47,6 +47,12 @@ class SessionClock:
     """Device sample times -> session microseconds: 0 at the first sample, continuous and
     increasing across restarts, RESYNCs and gaps."""
 
+    # A live batch is one to three samples: numpy's cost per call (some 40 array operations
+    # here) is then most of the clinic screen's time in this class. A batch up to this size
+    # that follows the device's time line throughout is placed with the same arithmetic on
+    # Python numbers (_place_regular); anything else, and any longer batch, goes through numpy.
+    SHORT_BATCH = 16
+
     def __init__(self, modulus=T_US_MODULUS):
         self.modulus = int(modulus)
         self._last_raw = None
@@ -79,6 +85,11 @@ class SessionClock:
 
         rx_s: host receive times (monotonic seconds), one per sample, or None; samples read
         together share one. flags: the samples' flags (RESYNC starts a run)."""
+        if (0 < len(raw_t_us) <= self.SHORT_BATCH and self._last_raw is not None
+                and not self._new_run):
+            t = self._place_regular(raw_t_us, rx_s, flags)
+            if t is not None:
+                return t, []
         raw = np.asarray(raw_t_us, dtype=np.int64) % self.modulus
         n = len(raw)
         if n == 0:
@@ -128,6 +139,47 @@ class SessionClock:
         if rx is not None:
             self._last_rx = float(rx[-1])
         return t, breaks
+
+    def _place_regular(self, raw_t_us, rx_s, flags):
+        """place() of a batch after the first sample, none of whose samples breaks the time
+        line (no RESYNC flag, no step back, no jump against the host's clock), in plain
+        Python: each step as numpy computes it above. None, and nothing changed, as soon as
+        a sample would break it (place() then does it all again with numpy)."""
+        mod = self.modulus
+        half = mod // 2
+        prev = self._last_raw
+        prev_rx = self._last_rx
+        steps = []
+        raws = [int(r) % mod for r in raw_t_us]
+        if flags is not None and any(int(f) & FLAG_RESYNC for f in flags):
+            return None
+        for i, raw in enumerate(raws):
+            step = (raw - prev) % mod
+            if step > half:
+                return None  # the device clock went backwards
+            if rx_s is not None:
+                rx = float(rx_s[i])
+                host = max(0, round((rx - (rx if prev_rx is None else prev_rx)) * 1e6))
+                if host > 0 and abs(step - host) > PLAUSIBLE_SLACK_US + PLAUSIBLE_SHARE * host:
+                    return None  # a jump
+                prev_rx = rx
+            steps.append(step)
+            prev = raw
+        normal = sorted(x for x in steps if x > 0)
+        if normal:
+            # np.median: the middle one, or the mean of the middle two (as a float)
+            m = len(normal) // 2
+            self.period_us = int(normal[m] if len(normal) % 2 else (normal[m - 1] + normal[m]) / 2)
+        out = []
+        t = self._last_t
+        for step in steps:
+            t += step
+            out.append(t)
+        self._last_raw = raws[-1]
+        self._last_t = t
+        if rx_s is not None:
+            self._last_rx = prev_rx
+        return np.array(out, dtype=np.int64)
 
 
 @dataclass(frozen=True)
