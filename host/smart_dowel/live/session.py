@@ -160,10 +160,12 @@ class LiveSession:
         self._set_running = False
         self._group = "practice"
         self._rows = deque(maxlen=ROWS_KEPT)
+        self._rows_shown = None  # tuple(self._rows) once asked for
         self._group_reps = 0
         self._total_reps = 0
         self._last_rep_good = False
         self._trace = deque(maxlen=int(TRACE_S * TRACE_HZ))
+        self._trace_shown = ()  # tuple(self._trace), made again only when a point is added
         self._trace_next_t = None
         self._seq = None
         self._t_us = None
@@ -223,6 +225,7 @@ class LiveSession:
             old, self.writer = self.writer, None
             self.patient = name
             self._rows = deque(maxlen=ROWS_KEPT)
+            self._rows_shown = None  # tuple(self._rows) once asked for
             self._group_reps = 0
             self._group = "practice"
             self._set_number = 0
@@ -411,6 +414,7 @@ class LiveSession:
             self._trace_next_t = t_s
         self._trace_next_t += 1.0 / TRACE_HZ
         self._trace.append(None if hinge_deg is None else float(hinge_deg))
+        self._trace_shown = None
 
     def _on_rep(self, rep):
         self._total_reps += 1
@@ -418,6 +422,7 @@ class LiveSession:
         if not self._set_running and self._group == "set":
             self._group = "practice"  # a rep after a finished set starts a practice group
             self._rows = deque(maxlen=ROWS_KEPT)
+            self._rows_shown = None  # tuple(self._rows) once asked for
             self._group_reps = 0
         self._group_reps += 1
         number = self._group_reps
@@ -426,6 +431,7 @@ class LiveSession:
         if self.writer is not None:
             self.writer.add_rep(rep, feedback=given)
         self._rows.append(rep_row(number, rep, given))
+        self._rows_shown = None
         self._emit(E.RepCounted(rep, number, self._set_number, self._set_running))
         if self._set_running and self.target_reps and number >= self.target_reps:
             self._end_set_locked("target")
@@ -681,6 +687,7 @@ class LiveSession:
             self._set_running = True
             self._group = "set"
             self._rows = deque(maxlen=ROWS_KEPT)
+            self._rows_shown = None  # tuple(self._rows) once asked for
             self._group_reps = 0
             self.pipeline.new_set()
             n = self._set_number
@@ -762,6 +769,14 @@ class LiveSession:
 
     def snapshot(self):
         with self._lock:
+            # the trace and the rows change far less often than a batch comes: their
+            # tuples are kept until they do
+            trace = self._trace_shown
+            if trace is None:
+                trace = self._trace_shown = tuple(self._trace)
+            rows = self._rows_shown
+            if rows is None:
+                rows = self._rows_shown = tuple(self._rows)
             st = self.pipeline.state
             contacts = tuple(
                 Contact(c, bool(cs.on), float(cs.pressure_n),
@@ -779,13 +794,13 @@ class LiveSession:
                 fault_id=fault.id if (fault is not None and st.cue) else None,
                 cue=st.cue,
                 last_rep_good=self._last_rep_good,
-                trace=tuple(self._trace),
+                trace=trace,
                 target_depth_deg=self.target_depth_deg,
                 target_reps=self.target_reps,
                 group=self._group,
                 set_number=self._set_number,
                 set_running=self._set_running,
-                rows=tuple(self._rows),
+                rows=rows,
                 total_reps=self._total_reps,
                 patient=self.patient,
                 session_id=self.writer.id if self.writer is not None else None,
