@@ -6,8 +6,9 @@ LiveSession's (smart_dowel.live), shared with `dowel record`; this module only t
 paces the live picture: a batch comes every 10-15 ms at 100 Hz, the eye needs far fewer
 frames, and every message wakes the screen. A snapshot goes out at once when something the
 patient or the clinician acts on changed (a contact lost or back, a cue, a rep, a set), else
-with the first batch at least FRAME_S after the last one (its data fresh), or by a small pacer
-thread a little later if no batch comes (the stream stopped, a replay ended).
+with the first batch once the next frame is due (its data fresh; frames are due every FRAME_S),
+or by a small pacer thread a little later if no batch comes (the stream stopped, a replay
+ended).
 """
 
 from __future__ import annotations
@@ -27,12 +28,17 @@ from ..live.session import (  # noqa: F401  (re-exported for the screen and its 
 from . import messages as M
 from .state import DEFAULT_TARGET_DEPTH_DEG, DEFAULT_TARGET_REPS
 
-# The live picture's frame interval when only the forces and the angle move: the least time
-# between two frames. A frame goes with the first batch after it (about 55 batches a second),
-# about 20 frames a second in all: the bars and the trace (itself in 1/20 s steps) move
-# smoothly. PACER_WAIT_S: how long past that the pacer waits for a batch before it posts
+# The live picture's frame interval when only the forces and the angle move: a frame is due
+# every FRAME_S and goes with the first batch once it is (about 50 batches a second at 100 Hz,
+# two samples each), so frames come 20 times a second on average whatever the batches'
+# rhythm: the bars and the trace (itself in 1/20 s steps) move smoothly. (A frame at least
+# 42 ms after the last one, as before, gave 16.7 a second with batches every 20 ms.) Two
+# frames are never closer than FRAME_MIN_S, the screen's redraw cap (app.REDRAW_INTERVAL_S:
+# a frame sooner than that waits there for a timer). A change shown at once starts the count
+# again. PACER_WAIT_S: how long past a due frame the pacer waits for a batch before it posts
 # the newest snapshot itself.
-FRAME_S = 0.042
+FRAME_S = 0.05
+FRAME_MIN_S = 0.04
 PACER_WAIT_S = 0.025
 
 
@@ -63,8 +69,8 @@ class Feed:
 
     post: a thread-safe callable taking a Textual message (App.post_message).
     store: a store.Store or None (then nothing is saved, and the snapshot says so).
-    frame_s: the least time between two snapshots that differ only in what moves (forces,
-    angle, trace); 0 posts every one.
+    frame_s: the frame interval of snapshots that differ only in what moves (forces, angle,
+    trace); 0 posts every one.
     """
 
     def __init__(self, post, *, store=None, patient=None, source="dowel",
@@ -97,8 +103,8 @@ class Feed:
             self._post(M.LinkNotice(ev.title, ev.text, ev.severity))
 
     def _offer(self, snap):
-        """Post `snap` now if it changes what is shown at once or the last frame is FRAME_S
-        old, else hold it for the pacer (a newer one replaces it)."""
+        """Post `snap` now if it changes what is shown at once or a frame is due, else hold
+        it for the pacer (a newer one replaces it)."""
         key = shown_at_once(snap)
         with self._pace:
             now = time.monotonic()
@@ -116,8 +122,14 @@ class Feed:
 
     def _send(self, snap, key, now):
         # under self._pace: posts keep the order of the snapshots
+        if key == self._posted_key and now < self._next_post + self.frame_s:
+            # a frame that was due: the next one is due a frame after this one was, not after
+            # this batch came (which is up to a batch later)
+            self._next_post = max(self._next_post + self.frame_s,
+                                  now + min(self.frame_s, FRAME_MIN_S))
+        else:  # a change shown at once, or the first frame after a pause
+            self._next_post = now + self.frame_s
         self._posted_key = key
-        self._next_post = now + self.frame_s
         self._post(M.SnapshotUpdated(snap))
 
     def _run_pacer(self):
