@@ -39,7 +39,11 @@ from .types import (
 )
 
 COMMAND_NAMES = {t: P.MESSAGES[t][0].upper() for t in P.MESSAGES if t >= 0x80}
-_READ_TIMEOUT_S = 0.008
+# A read returns with the first byte that comes, or empty after this long: the longest the
+# reader sleeps before it looks at its commands' deadlines and the open batch again. Longer
+# than a sample's slot at 100 Hz, so a streaming dowel wakes the reader once a frame (8 ms
+# woke it twice, each time at a cost).
+_READ_TIMEOUT_S = 0.02
 _HANDSHAKE_RETRY_S = 1.0
 _DETECT_EVERY_S = 1.0
 _RATE_WINDOW_US = 1_000_000

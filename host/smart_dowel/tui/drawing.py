@@ -206,14 +206,31 @@ def trace_lines(width, height, values, target_deg, max_deg=90.0):
         else:
             n = int(round(min(max_deg, max(0.0, v)) / max_deg * levels))
             cols.append((n, "#3fdc5a" if v >= target_deg else "#4aa8ff"))
+    # a row's runs of one style are the columns' own (but on the target line's): found once;
+    # each column's cells top to bottom as one string, the rows read across them
+    runs = [(style or None, sum(1 for _ in run))
+            for style, run in groupby(style for _n, style in cols)]
+    column_cells = []
+    for n, _style in cols:
+        if n is None:
+            column_cells.append(" " * height)
+            continue
+        full, part = divmod(n, 8)  # whole rows filled from the bottom, and eighths above
+        column_cells.append(" " * max(0, height - 1 - full)
+                            + (BLOCKS[part] if full < height else "") + "█" * min(full, height))
     rows = []
-    for r in range(height):
-        base = (height - 1 - r) * 8
+    for r, chars in enumerate(zip(*column_cells)):
         if r == target_row:  # dotted where no column reaches into this row
+            base = (height - 1 - r) * 8
             cells = [("┄", BAND) if n is None or n <= base else (BLOCKS[min(8, n - base)], style)
                      for n, style in cols]
-        else:
-            cells = [(" ", "") if n is None else (BLOCKS[max(0, min(8, n - base))], style)
-                     for n, style in cols]
-        rows.append(_runs(cells))
+            rows.append(_runs(cells))
+            continue
+        chars = "".join(chars)
+        line = Text()
+        pos = 0
+        for style, count in runs:
+            line.append(chars[pos:pos + count], style)
+            pos += count
+        rows.append(line)
     return rows

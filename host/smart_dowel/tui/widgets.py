@@ -66,6 +66,23 @@ class BigDigits(Digits):
             self._kept[key] = lines
         return lines[y] if y < len(lines) else Strip.blank(size.width, self.rich_style)
 
+    def render_lines(self, crop):
+        """The lines in `crop` as Textual styles them (about 0.3 ms for the three rows), all
+        of them at once and kept by the same key as the lines themselves."""
+        width, height = self.outer_size
+        key = ("styled", self.value, width, height, self.rich_style)
+        strips = self._kept.get(key)
+        if strips is None:
+            strips = super().render_lines(Region(0, 0, width, height))
+            if len(self._kept) >= self.KEEP:
+                del self._kept[next(iter(self._kept))]
+            self._kept[key] = strips
+        strips = [strips[y] for y in crop.line_range if y < len(strips)]
+        x1, x2 = crop.column_span
+        if (x1, x2) != (0, width):
+            strips = [strip.crop(x1, x2) for strip in strips]
+        return strips
+
 
 def set_digits(digits, value):
     if digits.value != value:
@@ -135,6 +152,8 @@ class Drawing(Widget):
         self._lines_size = None
         self._base_style = None
         self._kept = {}  # (shown, width, height, base style) -> Strips
+        self._render_state = None  # (theme count, plain?, background): render_lines
+        self._styled = {}  # (shown, width, height) -> Strips styled by Textual (not plain)
 
     def set_shown(self, shown):
         """Show new data (any comparable value); repaints only the lines that changed."""
@@ -229,21 +248,39 @@ class Drawing(Widget):
         A drawing without border, padding, outline, tint, hatch or opacity of its own (the
         contact bars, the gauge, the trace) is its lines as they are, through the app's line
         filters: they are handed over directly, without Textual's per-line styling pass
-        (half the cost of a frame). Anything else goes the usual way.
+        (half the cost of a frame). Anything else (the side view, in its border) is styled
+        the usual way, all its lines at once, and kept by what it shows like its lines.
+        What decides (the styles, the background under the filters) is read once per change
+        of style or theme, not on every frame: reading it walks all the widget's ancestors.
         """
-        st = self.styles
-        if (st.gutter.width or st.gutter.height or any(st.outline.spacing)
+        width, height = self.outer_size  # with a border and padding, if any (not plain)
+        state = self._render_state
+        css = getattr(self.app, "_css_update_count", None)
+        if state is None or state[0] != css:
+            st = self.styles
+            plain = not (
+                st.gutter.width or st.gutter.height or any(st.outline.spacing)
                 or st.tint.a or st.text_opacity != 1.0 or self.opacity != 1.0
-                or (st.has_rule("hatch") and st.hatch != "none")):
-            return super().render_lines(crop)
-        width, height = self.size
-        lines = self._current_lines(width, height)
-        strips = [lines[y] for y in crop.line_range if y < len(lines)]
-        filters = self.get_line_filters()
-        if filters:
-            background = self.background_colors[1]
-            for f in filters:
-                strips = [strip.apply_filter(f, background) for strip in strips]
+                or (st.has_rule("hatch") and st.hatch != "none"))
+            state = self._render_state = (css, plain, self.background_colors[1])
+            self._styled.clear()
+        if not state[1]:
+            key = (self._shown, width, height)
+            styled = self._styled.get(key)
+            if styled is None:
+                styled = super().render_lines(Region(0, 0, width, height))
+                if len(self._styled) >= max(1, self.KEEP):
+                    del self._styled[next(iter(self._styled))]
+                self._styled[key] = styled
+            strips = [styled[y] for y in crop.line_range if y < len(styled)]
+        else:  # no gutter: the outer size is the content's
+            lines = self._current_lines(width, height)
+            strips = [lines[y] for y in crop.line_range if y < len(lines)]
+            filters = self.get_line_filters()
+            if filters:
+                background = state[2]
+                for f in filters:
+                    strips = [strip.apply_filter(f, background) for strip in strips]
         x1, x2 = crop.column_span
         if (x1, x2) != (0, width):
             strips = [strip.crop(x1, x2) for strip in strips]
@@ -253,6 +290,7 @@ class Drawing(Widget):
         super().notify_style_update()
         self._lines = None
         self._base_style = None
+        self._render_state = None
 
 
 class ContactBar(Drawing):
