@@ -182,6 +182,7 @@ class DowelApp(App):
         self._widgets = None  # the live widgets, found once
         self._live_nodes = None  # ... and all their descendants
         self._paint_now_ok = ChopsUpdate is not None
+        self._unprompted = None  # within a redraw: widgets whose idle turn it took over
         self._drawing = True  # False once an end signal came
         self._covered = None  # (the compositor's map, the live widgets something covers)
         self._switch_interval = None
@@ -373,18 +374,30 @@ class DowelApp(App):
             w = self._widgets = tuple(screen.query_one(cls) for cls in (
                 Contacts, SideView, HingePanel, RepPanel, FaultBanner, RepTable, StatusLine))
         contacts, side, hinge, reps, banner, table, status_line = w
-        contacts.show(snap)
-        side.show(snap)
-        hinge.show(snap)
-        reps.show(snap)
-        banner.show(snap, status)
-        table.show(snap)
-        status_line.show(status, snap)
+        # the drawings and digits repainted here are painted by _paint_now below, not on their
+        # own idle turn (widgets.PaintedByTheApp); whichever it does not paint gets that turn
+        painting = self._paint_now_ok and self.screen is self.screen_stack[0]
+        unprompted = self._unprompted = set() if painting else None
+        try:
+            contacts.show(snap)
+            side.show(snap)
+            hinge.show(snap)
+            reps.show(snap)
+            banner.show(snap, status)
+            table.show(snap)
+            status_line.show(status, snap)
+        finally:
+            self._unprompted = None
         self.redraws += 1
         self.shown_seq = snap.seq
         self._shown_key = shown_at_once(snap)
-        if self._paint_now_ok:
-            self._paint_now()
+        try:
+            if self._paint_now_ok:
+                self._paint_now()
+        finally:
+            for widget in unprompted or ():
+                if widget._repaint_required or widget._layout_required:
+                    widget.check_idle()
 
     def _paint_now(self):
         """Write the lines this redraw repainted to the terminal right away, and only those.
