@@ -16,13 +16,15 @@ from .state import LinkStatus
 
 STATUS_EVERY_S = 0.5
 # The link hands over what it read once a batch is this old, checked after each read (a read
-# returns with a frame's first byte, or empty after the link's 8 ms read timeout). The live
-# session and the pipeline cost mostly per batch, not per sample (about 0.7 ms a batch on
-# the development machine): at 0 every frame went alone, about 95 batches a second for 9.6%
-# of a core; at 9 ms a batch closes at the read after the next frame begins, about 55 a
-# second for 6.9%, and a sample waits in the link p50 11 ms, p99 24 ms (15 ms, the link's
-# default and `dowel record`'s: 36 a second, 5.0%, p50 17 ms). The cue's own p99 target is
-# 60 ms.
+# returns with a whole frame, or empty after the link's 20 ms read timeout). The live session
+# and the pipeline cost mostly per batch, not per sample (about 1 ms a batch on the
+# development machine at load 2, the pipeline about half of it): at 0 every frame went alone,
+# about 95 batches a second for 9.6% of a core; at 9 ms a batch closes with the frame after
+# the one that began it, about 40 a second at 100 Hz, and a sample waits in the link p50
+# 10 ms, p95 13 ms (when a read still ended with a frame's first byte: about 55 a second, p50
+# 11 ms, p99 24 ms; 15 ms, the link's default and `dowel record`'s: 36 a second, p50 17 ms).
+# Longer batches cost the frame pacing more than they save: at 19 ms (three frames, 33 a
+# second) the screen's CPU did not measurably fall. The cue's own p99 target is 60 ms.
 BATCH_INTERVAL_S = 0.009
 SIM_ACTIONS = ("good", "lumbar-flexion", "thoracic-rounding", "head-forward", "squat",
                "shallow", "rushed", "rest")
