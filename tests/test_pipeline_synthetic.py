@@ -271,3 +271,27 @@ def test_new_set_restarts_the_count_and_can_recapture_upright():
     assert any(type(e).__name__ == "UprightCaptured" for e in events)
     assert [round(r.depth_deg / 10) * 10 for r in pipe.reps] == [50]
     assert pipe.reps[0].index == 1
+
+
+def test_a_dead_gyro_does_not_make_a_moving_dowel_read_as_lying_on_a_table():
+    """Gyro columns that read 0 (a dead sensor, or rad/s taken for deg/s): the gyro alone
+    looks like a dowel lying still, but gravity is moving. Without pad data "lying still"
+    blocks every rep, so the gyro's word is not enough (it counted 0 reps of 10)."""
+    from smart_dowel.pipeline.orientation import Orientation
+    from smart_dowel.pipeline.config import PipelineConfig
+
+    gen = ds.Script(rate_hz=100.0)
+    gen.stand(2.0)
+    for _ in range(3):
+        gen.rep(60.0)
+        gen.stand(1.5)
+    d = gen.render()
+    n = len(d["t"])
+    o = Orientation(PipelineConfig())
+    o.update(d["t"], d["ax_g"], d["ay_g"], d["az_g"], np.zeros(n), np.zeros(n), np.zeros(n),
+             np.ones(n, dtype=bool), True)
+    moving = np.abs(np.gradient(np.asarray(d["hinge_deg"]), d["t"])) > 10.0
+    assert moving.sum() > 100
+    # (the first moments of a movement after a perfectly still stand, until gravity has
+    # moved 2 degrees, may still read as lying still)
+    assert o.resting[moving].mean() < 0.1

@@ -26,6 +26,7 @@ DEG = math.pi / 180.0
 REST_TAU_S = 0.4  # the gyro's variance is taken over about this long...
 REST_VAR = (0.4 * DEG) ** 2  # ... below this (rad/s)^2 (sensor noise; people: 0.9 deg/s and up)
 REST_S = 1.5  # ... for this long: the dowel lies on something
+REST_ACC_COS = math.cos(2.0 * DEG)  # ... with gravity (the accelerometer) within this of where it was
 REST_VAR_CAP = (1.5 * DEG) ** 2  # a deviation beyond this is movement (see update())
 FAST_TURN2 = (30.0 * DEG) ** 2  # (rad/s)^2: at this turn rate the accelerometer counts half
 BIAS_RATE_MAX2 = (20.0 * DEG) ** 2  # the gyro bias is learnt below this turn rate (rad/s)^2
@@ -55,8 +56,9 @@ def _turn(vx, vy, vz, wx, wy, wz, dt):
 # the filter's state between calls: one float64 array (flags 0/1 where a value may be absent)
 (S_HAS_T, S_T, S_RAW_N, S_RAW, S_HAS_Q, S_Q, S_INN, S_HAS_PG, S_PG, S_HAS_BETTER, S_BETTER,
  S_N_ACTIVE, S_ACTIVE, S_SETTLED, S_A_REST, S_SIGN, S_HAS_GM, S_GM, S_GVAR, S_HAS_REST,
- S_REST) = (0, 1, 2, 3, 9, 10, 13, 15, 16, 19, 20, 21, 22, 23, 24, 25, 26, 27, 30, 31, 32)
-S_LEN = 33
+ S_REST, S_REST_Q) = (0, 1, 2, 3, 9, 10, 13, 15, 16, 19, 20, 21, 22, 23, 24, 25, 26, 27, 30, 31,
+                      32, 33)
+S_LEN = 36
 
 
 @kernel
@@ -159,10 +161,16 @@ def _orientation(t, ax, ay, az, gx, gy, gz, ok, has_gyro, tau_a, tau_g, imp, max
                 S[S_GM + 1] += kr * d1
                 S[S_GM + 2] += kr * d2
             S[S_GVAR] += kr * (dd - S[S_GVAR])
+        if S[S_GVAR] < REST_VAR and S[S_HAS_REST] != 0.0 and \
+                qx * S[S_REST_Q] + qy * S[S_REST_Q + 1] + qz * S[S_REST_Q + 2] < REST_ACC_COS:
+            # the gyro shows no turn but gravity moves: not lying still (a dead gyro, or one
+            # read in the wrong units, says nothing)
+            S[S_HAS_REST] = 0.0
         if S[S_GVAR] < REST_VAR:
             if S[S_HAS_REST] == 0.0:
                 S[S_HAS_REST] = 1.0
                 S[S_REST] = ti
+                S[S_REST_Q], S[S_REST_Q + 1], S[S_REST_Q + 2] = qx, qy, qz
             resting[i] = ti - S[S_REST] >= REST_S
         else:
             S[S_HAS_REST] = 0.0
