@@ -507,3 +507,23 @@ def test_a_read_of_a_database_from_an_older_version_upgrades_it_first(data_dir):
         assert store.connection.execute("PRAGMA user_version").fetchone()[0] >= 1
         with pytest.raises(StoreError, match="open read-only"):
             store.patient_id("Ann")
+
+
+def test_a_file_that_ends_in_the_middle_of_a_row_loses_that_row_only(tmp_path, twelve):
+    """A recorder that stopped while writing a row leaves it cut short, with no newline: the
+    file is analysed without it, and says so (it was refused outright: everything lost). A short
+    row anywhere else is still an error naming its line."""
+    header, rows = twelve
+    path = write(tmp_path / "torn.csv", header, rows)
+    with open(path, "a") as f:
+        f.write(rows[-1][0] + ",0.01")  # the start of one more row
+    out = analyze_json(path)
+    assert out["rep_count"] == REPS
+    assert out["source"]["notes"] == [
+        "line %d: the file ends in the middle of a row (2 of %d fields): that row is left out"
+        % (len(rows) + 2, len(header))]
+    assert "that row is left out" in dowel("analyze", path).stdout
+    mid = [list(r) for r in rows]
+    mid[500] = mid[500][:2]
+    err = one_line(dowel("analyze", write(tmp_path / "mid.csv", header, mid)))
+    assert "line 502: 2 fields, expected at least" in err

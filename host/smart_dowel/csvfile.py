@@ -113,9 +113,10 @@ def read_csv(path, units=None):
         return Samples.concat(list(reader.chunks()))
 
 
-def _lines(text, name):
+def _lines(text, name, last=None):
     """Lines of a text stream, refusing one longer than MAX_LINE (a 50 MB field, a missing
-    newline in a binary file) before it is held in memory."""
+    newline in a binary file) before it is held in memory. last (a list): its [0] is kept as
+    the line yielded last."""
     lineno = 0
     while True:
         try:
@@ -129,6 +130,8 @@ def _lines(text, name):
         if len(line) > MAX_LINE:
             raise InputFileError("%s, line %d: longer than %d KB, so not a row of samples (is "
                                  "this the right file?)" % (name, lineno, MAX_LINE >> 10))
+        if last is not None:
+            last[0] = line
         yield line
 
 
@@ -151,7 +154,8 @@ class CsvReader:
         self._repeats = None  # [rows whose time repeats, line of the first]
         self._first_t = None
         self._text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
-        self._lines = _lines(self._text, name)
+        self._last_line = [""]
+        self._lines = _lines(self._text, name, self._last_line)
         self._header()
 
     # --- header --------------------------------------------------------------------------
@@ -208,6 +212,17 @@ class CsvReader:
 
     # --- rows ------------------------------------------------------------------------------
 
+    def _is_last(self, reader):
+        """Whether the record just read was cut off by the end of the file: nothing follows
+        it, not even its newline."""
+        try:
+            next(reader)
+            return False
+        except StopIteration:
+            return not self._last_line[0].endswith(("\n", "\r"))
+        except csv.Error:
+            return False
+
     def _raw_chunks(self):
         """(float array rows x wanted, line numbers) per chunk, as written in the file."""
         name = self.name
@@ -228,6 +243,12 @@ class CsvReader:
                 continue
             if len(fields) < need:
                 _check_quotes(fields, name, lineno)
+                if self._is_last(reader):
+                    # the file ends in the middle of a row (a recorder that stopped while
+                    # writing it): that row is lost, not the file
+                    self.notes.append("line %d: the file ends in the middle of a row (%d of %d "
+                                      "fields): that row is left out" % (lineno, len(fields), need))
+                    break
                 raise InputFileError("%s, line %d: %d fields, expected at least %d (as the header)"
                                      % (name, lineno, len(fields), need))
             rows.append([fields[i] for i in idx])
