@@ -527,3 +527,13 @@ def test_a_file_that_ends_in_the_middle_of_a_row_loses_that_row_only(tmp_path, t
     mid[500] = mid[500][:2]
     err = one_line(dowel("analyze", write(tmp_path / "mid.csv", header, mid)))
     assert "line 502: 2 fields, expected at least" in err
+
+
+def test_a_file_too_short_to_hold_a_rep_says_so(tmp_path, twelve):
+    """Three rows: 0 reps is not a finding about the patient, and the output says why."""
+    header, rows = twelve
+    out = analyze_json(write(tmp_path / "tiny.csv", header, rows[:3]))
+    assert out["rep_count"] == 0
+    assert out["source"]["notes"] == ["only 3 samples (0.02 s): too short to hold a rep"]
+    full = analyze_json(write(tmp_path / "full.csv", header, rows))
+    assert "notes" not in full["source"]

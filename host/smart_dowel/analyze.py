@@ -174,6 +174,11 @@ def analyze_input(src, config=None):
             events.extend(pipe.push(part))
     if summary.n:
         src.source["effective_rate_hz"] = round(summary.effective_rate_hz, 2)
+    if summary.duration_s < config.min_rep_s:
+        # 0 reps here says nothing about the person: say so
+        src.source["notes"] = list(src.source.get("notes") or ()) + [
+            "only %d sample%s (%.2f s): too short to hold a rep" % (
+                summary.n, "" if summary.n == 1 else "s", summary.duration_s)]
     return Analysis(summary, list(pipe.reps), None, None, events, pipe.calibration, config,
                     src.source)
 
