@@ -172,7 +172,6 @@ class Pipeline:
         self._last_counts = None
         self._has_force = None
         self._was_away = False
-        self._flipped = set()  # indices of the last batch where the angle was found mirrored
         self._near_lo = self._near_hi = math.nan  # theta's range in the plane since last away
         self._pick = None  # while just picked up: [anchor angle, since]
         self._has_gyro = True
@@ -448,35 +447,9 @@ class Pipeline:
         # held in now), it jumps: no rep spans that
         for k in self.inclination.rebased:
             blocked[k] = True
-        # a hinge turns gravity in its plane: tipped far out of it, the dowel is being handled
-        # (put down on a table), whatever the pads say. Only once a movement has been seen in
-        # the plane since the dowel was last away (picked up, it may be held turned about its
-        # length: the plane learnt before is stale until it is learnt again; standing alone
-        # proves nothing, every plane of a hinge holds the standing pose)
-        off = self.inclination.off_plane
-        aw = np.asarray(away, dtype=bool)
-        near = np.isfinite(off) & (off < IN_PLANE_SIN) & signed & ~aw
-        if not s.has_force:
-            near &= ~self._picked_up(T, TH, aw)  # (the pick-up's own turn is no such movement)
-        in_use = np.zeros(n, dtype=bool)
-        cuts = np.flatnonzero(aw)
-        lo_x, hi_x = self._near_lo, self._near_hi
-        start = 0
-        for c in cuts.tolist() + [n]:
-            if c > start:
-                xs = np.where(near[start:c], theta[start:c], np.nan)
-                run_hi = np.fmax.accumulate(np.concatenate(([hi_x], xs)))[1:]
-                run_lo = np.fmin.accumulate(np.concatenate(([lo_x], xs)))[1:]
-                in_use[start:c] = (run_hi - run_lo) >= IN_PLANE_TURN_DEG
-                hi_x, lo_x = float(run_hi[-1]), float(run_lo[-1])
-            if c < n:
-                lo_x, hi_x = math.nan, math.nan  # away: the plane is to be seen in use again
-            start = c + 1
-        self._near_lo, self._near_hi = lo_x, hi_x
-        handled = (off > OFF_PLANE_SIN) & in_use
+        handled = self._handled(T, TH, theta, signed, away, s.has_force)
         for k in np.flatnonzero(handled).tolist():
             blocked[k] = True
-        standing = {}
         # where the orientation took the other gyro sign's filter, or the angle was re-based,
         # it jumps: what went before is no evidence of a rep or of the hinging side
         restart = set(self.orientation.switched) | set(self.inclination.rebased)
@@ -485,13 +458,13 @@ class Pipeline:
         # other side's. Each side's segmenter takes the other's state there, mirrored, and
         # the segmentation runs in pieces between such points
         flips = sorted(k for k in set(self.orientation.switched) if 0 <= k < n)
-        self._flipped = set()
+        flipped = set()
         bounds = [0] + [k for k in flips if k > 0] + [n]
         standing = {1: [], -1: []}
         settling = {1: [], -1: []}
         lows = {1: [], -1: []}
         for a, b in zip(bounds[:-1], bounds[1:]):
-            if a in flips or (a == 0 and 0 in flips):
+            if a in flips:
                 shift = self._mirror_shift(theta, a)
                 if shift is not None:
                     s1, s2 = self.sides[1].seg, self.sides[-1].seg
@@ -499,7 +472,7 @@ class Pipeline:
                     s2.take_mirrored(st1, w1, shift)
                     s1.take_mirrored(st2, w2, -shift)
                     keyed.append((a, 0, (_FLIP, shift)))
-                    self._flipped.add(a)
+                    flipped.add(a)
             for sign, side in self.sides.items():
                 x = [sign * v for v in TH[a:b]] if sign < 0 else TH[a:b]
                 seg_events, st = side.seg.update(T[a:b], x, blocked[a:b],
@@ -521,7 +494,7 @@ class Pipeline:
             if isinstance(ev, tuple) and ev[1] == COMPLETED:
                 done.setdefault(i, []).append((ev[0].sign, ev[2]["peak_deg"], ev[2]["rise_s"]))
         sides, up_theta = self._side_and_upright(t, T, TH, g, g_acc, theta, signed, on, away,
-                                                 standing, done, restart, events)
+                                                 standing, done, restart, flipped, events)
         UP = up_theta.tolist()
         prev_side = self.side
         for i, _, ev in keyed:
@@ -580,7 +553,7 @@ class Pipeline:
         self._t = T[-1]
         if record is not None:
             j = record["offset"]
-            record["hinge_deg"][j:j + n] = self._hinge(theta, g, up_theta, sides, lows=blocked)
+            record["hinge_deg"][j:j + n] = self._hinge(theta, g, up_theta, sides, blocked=blocked)
             for k, c in enumerate(CONTACTS):
                 record[c + "_on"][j:j + n] = on[:, k]
         return events
@@ -604,6 +577,35 @@ class Pipeline:
             if w.max() - w.min() <= 2.0:
                 return False
         return True
+
+    def _handled(self, T, TH, theta, signed, away, has_force):
+        """Per sample: the dowel is being handled (put down on a table), whatever the pads say.
+        A hinge turns gravity in its plane; tipped far out of it, it is not a hinge. Only once
+        a movement has been seen in the plane since the dowel was last away (picked up, it may
+        be held turned about its length: the plane learnt before is stale until it is learnt
+        again; standing alone proves nothing, every plane of a hinge holds the standing pose)."""
+        off = self.inclination.off_plane
+        aw = np.asarray(away, dtype=bool)
+        near = np.isfinite(off) & (off < IN_PLANE_SIN) & signed & ~aw
+        if not has_force:
+            near &= ~self._picked_up(T, TH, aw)  # (the pick-up's own turn is no such movement)
+        n = len(T)
+        in_use = np.zeros(n, dtype=bool)
+        cuts = np.flatnonzero(aw)
+        lo_x, hi_x = self._near_lo, self._near_hi
+        start = 0
+        for c in cuts.tolist() + [n]:
+            if c > start:
+                xs = np.where(near[start:c], theta[start:c], np.nan)
+                run_hi = np.fmax.accumulate(np.concatenate(([hi_x], xs)))[1:]
+                run_lo = np.fmin.accumulate(np.concatenate(([lo_x], xs)))[1:]
+                in_use[start:c] = (run_hi - run_lo) >= IN_PLANE_TURN_DEG
+                hi_x, lo_x = float(run_hi[-1]), float(run_lo[-1])
+            if c < n:
+                lo_x, hi_x = math.nan, math.nan  # away: the plane is to be seen in use again
+            start = c + 1
+        self._near_lo, self._near_hi = lo_x, hi_x
+        return (off > OFF_PLANE_SIN) & in_use
 
     def _picked_up(self, T, TH, aw):
         """Per sample: just back from away (no pads: picked up off a table) and not yet held
@@ -661,24 +663,24 @@ class Pipeline:
             self._seen_from = (self._seen_from + starts)[-8:]
         self._last_valid_t = float(tv[-1])
 
-    def _hinge(self, theta, g, up_theta, sides, lows=None):
+    def _hinge(self, theta, g, up_theta, sides, blocked=None):
         """Hinge angle (deg) shown per sample: from the upright if known, else from the
         current side's baseline (where the person came back to). Before the plane of motion
         is known (nothing has moved yet), the plain angle from a known upright.
-        lows: None for the live value (the baseline now), else the samples' blocked flags of
-        the last update (each sample from the baseline at that sample; none while blocked or
-        settling)."""
+        blocked: None for the live value (from the baseline now); else these are the samples
+        of the last update with their blocked flags, each measured from the baseline at that
+        sample (none while blocked or settling)."""
         theta = np.asarray(theta, dtype=float)
         up_theta = np.asarray(up_theta, dtype=float)
         s = np.asarray(sides, dtype=float)
-        if lows is None:
+        if blocked is None:
             low = self.sides[self.side].seg.low
             low = low if low is not None else np.nan
         else:
             # per sample: the baseline of the side hinging then (in that side's terms)
             low = np.where(s > 0, self.sides[1].seg.lows, self.sides[-1].seg.lows)
             # off the back, or just picked up and not yet held still: no baseline to measure from
-            unsure = np.asarray(lows, dtype=bool) | np.where(
+            unsure = np.asarray(blocked, dtype=bool) | np.where(
                 s > 0, self.sides[1].seg.settling_flags, self.sides[-1].seg.settling_flags)
             low = np.where(unsure, np.nan, low)
         out = s * theta - low
@@ -692,7 +694,7 @@ class Pipeline:
         return out
 
     def _side_and_upright(self, t_arr, T, TH, g, g_acc, theta, signed, on, away, standing, done,
-                          restart, events):
+                          restart, flipped, events):
         """Per sample: which side of the plane is hinging, and the upright pose.
 
         The side: once reps are found, the side whose reps go farthest from home (the upright,
@@ -703,6 +705,7 @@ class Pipeline:
         pose taken while joining a set under way, or a patient who settles differently, is
         corrected). The two need each other, so they are decided in one pass.
         done: sample index -> [(side, peak in that side's terms)] of segments completed there.
+        flipped: indices where the angle so far was found mirrored (the hinging side flips).
         Returns (sides int8 array, theta of the upright per sample, NaN where unknown)."""
         cfg = self.config
         n = len(T)
@@ -748,7 +751,6 @@ class Pipeline:
         still_rate, band, idle_s = cfg.still_rate_dps, cfg.home_band_deg, cfg.home_idle_s
         ratio, min_rise = cfg.side_switch_ratio, cfg.min_rise_deg
         reps = self._reps_seen
-        flipped = self._flipped
         sides = [0] * n
         for i in range(n):
             x = TH[i]

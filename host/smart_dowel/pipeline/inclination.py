@@ -132,7 +132,6 @@ class Inclination:
         self.segments = []  # (from, to, e1, e2): the plane in force over the last update()
         self.rebased = []  # indices of the last update() where the reference moved (theta jumps)
         self.off_plane = np.zeros(0)  # per sample of the last update(): |sin| of gravity out of the plane
-        self.rebased = []  # indices of the last update() where the reference moved (theta jumps)
         self._seg_hi = []
 
     def angle_of(self, g):
