@@ -295,3 +295,44 @@ def test_a_dead_gyro_does_not_make_a_moving_dowel_read_as_lying_on_a_table():
     # (the first moments of a movement after a perfectly still stand, until gravity has
     # moved 2 degrees, may still read as lying still)
     assert o.resting[moving].mean() < 0.1
+
+
+@pytest.mark.parametrize("pads", [True, False])
+@pytest.mark.parametrize("hold_s", [9.0, 14.0])
+def test_long_holds_at_the_bottom_count_each_rep_once_at_its_bottom(pads, hold_s):
+    # an isometric hold at the bottom, longer than anyone stands between reps: the held pose is
+    # not where the person stands (the stand-ups between holds are no reps)
+    s = ds.Script(rate_hz=100)
+    for depth in (55, 62, 48, 70):
+        s.rep(depth, descent_s=2.0, hold_s=hold_s, ascent_s=2.0).stand(1.5)
+    d = s.render(mount=ds.random_rotation(4), sway_deg=0.5, seed=2)
+    if not pads:
+        for k in ("head_n", "midback_n", "tailbone_n"):
+            d.pop(k)
+    result = analyze(Samples.from_arrays(d))
+    assert result.rep_count == 4
+    for rep, (start, bottom, end, depth) in zip(result.reps, s.reps):
+        assert start - 0.5 <= rep.bottom_s <= end + 0.5  # inside the true rep, not a stand
+        assert rep.depth_deg == pytest.approx(depth, abs=4.0)
+    if pads:  # the upright stays at standing: the trace reads 0 between reps, the depth at the hold
+        stand = (d["t"] > s.reps[1][2] + 0.5) & (d["t"] < s.reps[1][2] + 1.2)
+        assert np.nanmax(np.abs(result.hinge_deg[stand])) < 4.0
+
+
+def test_a_pose_held_forward_and_then_hinged_from_is_where_the_person_stands():
+    # a person who settles 20 degrees forward, stays there, then hinges from there: the reps
+    # are counted from the new pose (the held pose was no rep of its own)
+    s = ds.Script(rate_hz=100)
+    s.rep(50).stand(1.5).rep(50).stand(1.5)
+    s.custom(1.5, lambda u: {"theta_deg": 20.0 * ds.ramp(u / 1.5)})
+    s.custom(12.0, lambda u: {"theta_deg": 20.0 + 0.8 * np.sin(2 * np.pi * 0.3 * u)})
+    start_new = s.t
+    for _ in range(3):
+        s.custom(6.0, lambda u: {"theta_deg": 20.0 + 40.0 * np.sin(np.pi * np.clip(u / 4.5, 0, 1)) ** 2})
+    d = s.render(mount=ds.random_rotation(9), seed=4, sway_deg=0.8)
+    for k in ("head_n", "midback_n", "tailbone_n"):
+        d.pop(k)
+    result = analyze(Samples.from_arrays(d))
+    assert result.rep_count == 5
+    assert all(r.start_s >= start_new - 0.5 for r in result.reps[2:])
+    assert [round(r.depth_deg) for r in result.reps[2:]] == pytest.approx([40, 40, 40], abs=4)

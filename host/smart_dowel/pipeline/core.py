@@ -31,7 +31,7 @@ from .faults import rep_faults, rep_phases, vertical_drop_m
 from .inclination import Inclination
 from .orientation import Orientation
 from .samples import SampleConverter
-from .segmenter import CANCELLED, COMPLETED, STARTED, Segmenter
+from .segmenter import CANCELLED, COMPLETED, R_STILL, REASONS, STARTED, Segmenter
 from .types import (
     CONTACT_FAULT,
     CONTACTS,
@@ -489,12 +489,18 @@ class Pipeline:
         events = []
         # which side is hinging needs the upright; the upright (taken automatically) needs to
         # know which side is hinging: taken on the side decided before this batch, per sample
-        done = {}
+        done, rehomed, held_out = {}, {}, set()
         for i, _, ev in keyed:
             if isinstance(ev, tuple) and ev[1] == COMPLETED:
                 done.setdefault(i, []).append((ev[0].sign, ev[2]["peak_deg"], ev[2]["rise_s"]))
+            elif isinstance(ev, tuple) and ev[1] == CANCELLED and ev[2] == REASONS[R_STILL]:
+                held_out.add((i, ev[0].sign))
+            elif isinstance(ev, tuple) and ev[1] == STARTED and (i, ev[0].sign) in held_out:
+                # a rise from a long-held pose: the person stands there now (that side's terms)
+                rehomed[i] = (ev[0].sign, ev[2][1])
         sides, up_theta = self._side_and_upright(t, T, TH, g, g_acc, theta, signed, on, away,
-                                                 standing, done, restart, flipped, events)
+                                                 standing, done, restart, flipped, events,
+                                                 rehomed)
         UP = up_theta.tolist()
         prev_side = self.side
         for i, _, ev in keyed:
@@ -694,7 +700,7 @@ class Pipeline:
         return out
 
     def _side_and_upright(self, t_arr, T, TH, g, g_acc, theta, signed, on, away, standing, done,
-                          restart, flipped, events):
+                          restart, flipped, events, rehomed):
         """Per sample: which side of the plane is hinging, and the upright pose.
 
         The side: once reps are found, the side whose reps go farthest from home (the upright,
@@ -706,6 +712,8 @@ class Pipeline:
         corrected). The two need each other, so they are decided in one pass.
         done: sample index -> [(side, peak in that side's terms)] of segments completed there.
         flipped: indices where the angle so far was found mirrored (the hinging side flips).
+        rehomed: sample index -> (side, pose in that side's terms) where a side's segmenter
+        found a long-held pose to be where the person stands now (a rise from it).
         Returns (sides int8 array, theta of the upright per sample, NaN where unknown)."""
         cfg = self.config
         n = len(T)
@@ -816,12 +824,16 @@ class Pipeline:
                     # a long stand (no movement beyond the band for home_idle_s) is where
                     # home is: where the person stood first, or stood still longest since
                     # (not the upright, which may be stale or taken at the wrong moment)
-                    if anchor is None or abs(x - anchor) > band:
+                    if anchor is None or abs(x - anchor) > band or not standing[side][i]:
+                        # (held in a rep under way is no stand: the bottom of a long hold)
                         anchor, since, isum, inum = x, ti, 0.0, 0
                     isum += x
                     inum += 1
                     if ti - since >= idle_s:
                         home = isum / inum
+                    moved = rehomed.get(i)
+                    if moved is not None and moved[0] == side:
+                        home = side * moved[1]
                 if x > hi:
                     hi = x
                 if x < lo:
@@ -860,7 +872,10 @@ class Pipeline:
             # from both sides (the hold at the bottom of a rep is by the baseline of the other);
             # later, by the baseline of the side that has shown two reps or more
             if first:
-                still = not signed[i] or (standing[side][i] and standing[-side][i])
+                # (or once the side has shown two reps, by its baseline alone: the other side
+                # sees a long stand as the hold at the bottom of one of its own)
+                still = not signed[i] or (standing[side][i] and (standing[-side][i]
+                                                                 or reps[side] >= 2))
             else:
                 still = signed[i] and standing[side][i] and reps[side] >= 2
             if self._refining and (not still or self._still_since is None

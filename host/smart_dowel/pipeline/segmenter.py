@@ -25,7 +25,7 @@ COMPLETED = "completed"  # payload: dict(start_s, bottom_s, end_s, peak_deg, bas
 CANCELLED = "cancelled"  # payload: reason
 
 
-REASONS = ("gap in the data", "the dowel left the back", "still too long for the bottom of a rep",
+REASONS = ("gap in the data", "the dowel left the back", "a new pose: held long, then hinged from",
            "too long for a rep", "too far from standing for a hinge")
 R_GAP, R_LEFT, R_STILL, R_LONG, R_DEEP = range(5)
 K_STARTED, K_COMPLETED, K_CANCELLED = range(3)
@@ -34,9 +34,9 @@ K_STARTED, K_COMPLETED, K_CANCELLED = range(3)
 # window of candidates (t, x), increasing x, lives in W[0:2, head:tail]
 (G_MODE, G_LOW, G_T_LOW, G_PEAK, G_T_PEAK, G_T_NEAR, G_VALLEY, G_T_VALLEY, G_T_VALLEY_NEW,
  G_HAS_T, G_T, G_N_DEPTHS, G_DEPTHS, G_T_LAST_REP, G_H, G_H_UNTIL, G_ACTIVE, G_ANCHOR,
- G_T_ANCHOR, G_SETTLING, G_HEAD, G_TAIL) = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 15, 16, 17,
-                                           18, 19, 20, 21, 22, 23)
-G_LEN = 24
+ G_T_ANCHOR, G_SETTLING, G_HEAD, G_TAIL, G_HELD, G_HELD_X, G_T_HELD) = (
+    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26)
+G_LEN = 27
 # the configuration, in this order, as one float64 array
 CFG = ("gap_cancel_s", "home_band_deg", "settle_after_rest_s", "base_window_s", "min_rise_deg",
        "max_rise_deg", "rise_fraction", "max_fall_deg", "home_idle_s", "max_rep_s",
@@ -57,6 +57,7 @@ def _cancel(S, W, x, t, reason, ev_kind, ev_i, ev_val, n_ev, i):
         n_ev += 1
     S[G_ACTIVE] = 0.0
     S[G_MODE] = BASE
+    S[G_HELD] = 0.0
     S[G_LOW], S[G_T_LOW] = x, t
     S[G_T_NEAR] = t
     _restart_window(S, W, x, t)
@@ -132,6 +133,7 @@ def _segment(t, x, blocked, settle_after_block, C, S, W, standing, settling, low
             elif xi - S[G_LOW] >= h:
                 S[G_MODE] = UP
                 S[G_ACTIVE] = 1.0
+                S[G_HELD] = 0.0
                 S[G_PEAK], S[G_T_PEAK] = xi, ti
                 S[G_ANCHOR], S[G_T_ANCHOR] = xi, ti
                 ev_kind[n_ev], ev_i[n_ev] = K_STARTED, i
@@ -143,9 +145,24 @@ def _segment(t, x, blocked, settle_after_block, C, S, W, standing, settling, low
                 S[G_PEAK], S[G_T_PEAK] = xi, ti
             if abs(xi - S[G_ANCHOR]) > band:
                 S[G_ANCHOR], S[G_T_ANCHOR] = xi, ti
-            if ti - S[G_T_ANCHOR] >= idle_s:
-                # nobody holds the bottom of a rep this long: a new pose to stand in
-                n_ev = _cancel(S, W, xi, ti, R_STILL, ev_kind, ev_i, ev_val, n_ev, i)
+            if S[G_HELD] == 0.0 and ti - S[G_T_ANCHOR] >= idle_s:
+                # held this long away from the baseline: the bottom of a long hold, or a new
+                # pose to stand in. The movement that follows tells: a fall back completes
+                # the rep, a further rise of H is a rep from the held pose
+                S[G_HELD], S[G_HELD_X], S[G_T_HELD] = 1.0, S[G_ANCHOR], ti
+            if S[G_HELD] != 0.0 and S[G_HELD_X] - band <= xi < S[G_HELD_X]:
+                S[G_HELD_X], S[G_T_HELD] = xi, ti  # the held pose's lowest point
+            if S[G_HELD] != 0.0 and xi - S[G_HELD_X] >= _rise_deg(S, C, ti):
+                # a rise from the held pose: it was where the person stands now
+                held_x, t_held = S[G_HELD_X], S[G_T_HELD]
+                n_ev = _cancel(S, W, held_x, t_held, R_STILL, ev_kind, ev_i, ev_val, n_ev, i)
+                S[G_MODE] = UP
+                S[G_ACTIVE] = 1.0
+                S[G_PEAK], S[G_T_PEAK] = xi, ti
+                S[G_ANCHOR], S[G_T_ANCHOR] = xi, ti
+                ev_kind[n_ev], ev_i[n_ev] = K_STARTED, i
+                ev_val[n_ev, 0], ev_val[n_ev, 1] = t_held, held_x
+                n_ev += 1
             elif ti - S[G_T_NEAR] > max_rep_s:
                 n_ev = _cancel(S, W, xi, ti, R_LONG, ev_kind, ev_i, ev_val, n_ev, i)
             elif S[G_PEAK] - S[G_LOW] > max_depth:
@@ -256,6 +273,7 @@ class Segmenter:
             out.append((CANCELLED, i, reason))
         S[G_ACTIVE] = 0.0
         S[G_MODE] = BASE
+        S[G_HELD] = 0.0
         S[G_LOW], S[G_T_LOW], S[G_T_NEAR] = (math.nan if x is None else x), t, t
         S[G_HEAD] = S[G_TAIL] = 0.0
         if x is not None:
@@ -268,7 +286,7 @@ class Segmenter:
         been mirrored (the gyro's sign was judged the other way: see Pipeline._run)."""
         S = other_state.copy()
         W = other_window.copy()
-        for k in (G_LOW, G_PEAK, G_VALLEY, G_ANCHOR):
+        for k in (G_LOW, G_PEAK, G_VALLEY, G_ANCHOR, G_HELD_X):
             S[k] += shift
         head, tail = int(S[G_HEAD]), int(S[G_TAIL])
         W[1, head:tail] += shift
