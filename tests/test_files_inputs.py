@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 from store_helpers import data_dir, dowel, dowel_as_user, open_tmp  # noqa: F401
 from test_analyze import wire_frames
@@ -118,6 +119,36 @@ def test_gyroscope_in_rad_s_is_converted_when_said(tmp_path, twelve):
     labelled = header[:4] + ["gx [rad/s]", "gy [rad/s]", "gz [rad/s]"] + header[7:]
     out = analyze_json(write(tmp_path / "rad.csv", labelled, rad))
     assert out["rep_count"] == REPS and out["source"]["units"]["gyro"] == "rad/s (header)"
+
+
+def test_gyroscope_in_rad_s_is_detected_from_the_data_when_not_said(tmp_path, twelve):
+    # its turns, compared with the accelerometer's (which need no unit), are 57 times too small
+    header, rows = twelve
+    out = analyze_json(write(tmp_path / "rad.csv", header, scaled(rows, (4, 5, 6), math.pi / 180)))
+    assert out["rep_count"] == REPS and out["gyro"] is True
+    assert out["source"]["units"]["gyro"].startswith("rad/s (from the data")
+    out = analyze_json(write(tmp_path / "deg.csv", header, rows))
+    assert out["source"]["units"]["gyro"].startswith("deg/s (from the data")
+    # a gyro said to be in deg/s that turns 57 times too little: the unit is wrong, not the count
+    err = one_line(dowel("analyze", tmp_path / "rad.csv", "--units", "g,s,deg/s"))
+    assert "with the gyroscope in deg/s, it turns 0.0" in err and "--units" in err
+
+
+@pytest.mark.parametrize("how", ["zero", "constant", "noise"])
+def test_a_dead_gyroscope_is_left_out_with_a_note_and_every_rep_counts(tmp_path, twelve, how):
+    header, rows = twelve
+    rng = np.random.default_rng(3)
+    dead = [list(r) for r in rows]
+    for r in dead:
+        for j in (4, 5, 6):
+            r[j] = {"zero": "0", "constant": "%.3f" % (j - 1.7),
+                    "noise": "%.4f" % rng.normal(0, 0.5)}[how]
+    path = write(tmp_path / "dead.csv", header, dead)
+    out = analyze_json(path)
+    assert out["rep_count"] == REPS and out["gyro"] is False
+    assert out["source"]["units"]["gyro"].startswith("not used (")
+    table = dowel("analyze", path).stdout
+    assert "gyroscope columns not used" in table and "accelerometer alone" in table
 
 
 def test_repeated_timestamps_are_spread_and_reported(tmp_path, twelve):

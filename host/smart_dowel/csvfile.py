@@ -5,7 +5,10 @@ Columns: t (s), ax ay az (g), optional gx gy gz (deg/s), optional head midback t
 others are ignored. Names are matched without case, units in brackets or as a suffix
 ("ax [m/s^2]", "ax_g", "t_ms") are read. Units are taken from --units, else the header, else
 detected from the data (accelerometer: the magnitude of gravity, about 1 in g, 9.8 in m/s^2,
-1000 in mg; time: the sample period), and always reported (CsvReader.units).
+1000 in mg; time: the sample period; gyroscope: deg/s or rad/s, from how far it says the sensor
+turned against how far the accelerometer's direction did), and always reported
+(CsvReader.units). A gyroscope that reads one value throughout, or does not follow the
+accelerometer's turns, is left out with a note.
 
 The file is read in chunks (CsvReader.chunks()), so memory does not grow with its size.
 """
@@ -30,6 +33,12 @@ MAX_LINE = 1 << 20  # a sample row is well under 1 KB; a longer line is not a CS
 MAX_STILL_ROWS = 1_000_000  # rows that may share one timestamp before we give up
 DETECT_ROWS = 20000  # rows looked at to detect units
 MIN_RATE_HZ, MAX_RATE_HZ = 1.0, 5000.0  # sample rates a CSV of a hip hinge can plausibly have
+# the gyro's unit from the data: its turn across gravity against the accelerometer's turn
+GYRO_WIN_S = 0.25  # compared over windows this long...
+GYRO_MIN_RATE_DPS = 20.0  # ... where the accelerometer turns at least this fast
+GYRO_RATIO_DEG = 0.1  # in deg/s the ratio is about 1 (at least 0.38 seen); in rad/s 1/57
+GYRO_RATIO_MAX = 10.0  # beyond this, no known unit
+GYRO_MIN_CORR = 0.3  # a gyro in rad/s follows the accelerometer's turns (0.44 and up seen)
 
 # unit spellings -> (quantity, unit name, factor to g / s / deg/s / N)
 UNITS = {}
@@ -316,10 +325,16 @@ class CsvReader:
                         "in s, ms or us; give its unit with --units" % (self.name, step))
                 else:
                     why = "from the sample period: %.3g %s per sample" % (step, unit)
+            elif q == "gyro":
+                unit, why = self._gyro_unit(arr)
+                if unit is None:
+                    continue
             else:
                 unit, why = DEFAULT_UNIT[q], "default"
             self._factor[q] = FACTOR[unit]
             self.units[q] = "%s (%s)" % (unit, why)
+            if q == "gyro" and why in ("--units", "header"):
+                self._check_gyro_unit(arr, unit)
         # explicit units are checked against the data, so a wrong one is not silently used
         g = magnitude * self._factor["accel"]
         if not 0.5 <= g <= 2.0:
@@ -337,6 +352,56 @@ class CsvReader:
             self._step_s = step * self._factor["time"]
         else:
             self._step_s = None
+
+    def _gyro_turn_ratio(self, arr):
+        """(the gyroscope's turn across gravity / the accelerometer's, median over the moving
+        stretches of arr in the file's gyro unit; correlation of the two) or None: too little
+        movement to tell."""
+        t = arr[:, 0] * self._factor["time"]
+        return gyro_turn_ratio(t, arr[:, 1:4], arr[:, 4:7])
+
+    def _gyro_unit(self, arr):
+        """(unit, why) of gyro columns with no unit given: compared with the accelerometer's
+        turns, which need no unit. (None, why): the gyroscope is not used (and self.has_gyro is
+        False), with a note saying why."""
+        g = arr[:, 4:7]
+        if not np.isfinite(g).all() or float(np.ptp(g, axis=0).max()) == 0.0:
+            return self._drop_gyro("it reads the same value throughout the first rows (dead or "
+                                   "not connected)")
+        found = self._gyro_turn_ratio(arr)
+        if found is None:
+            return "deg/s", "default: too little movement to tell"
+        ratio, corr = found
+        if ratio >= GYRO_RATIO_DEG:
+            if ratio > GYRO_RATIO_MAX:
+                return self._drop_gyro("it reads %.3g times the turn the accelerometer shows, in "
+                                       "no unit known (deg/s, rad/s)" % ratio)
+            return "deg/s", "from the data: its turns match the accelerometer's"
+        if corr < GYRO_MIN_CORR:
+            return self._drop_gyro("it does not follow the turns the accelerometer shows")
+        return "rad/s", ("from the data: in deg/s it would turn %.2g times as far as the "
+                         "accelerometer shows" % ratio)
+
+    def _drop_gyro(self, why):
+        self.has_gyro = False
+        self._factor["gyro"] = 1.0  # (converted, then left out of the samples)
+        self.units["gyro"] = "not used (%s)" % why
+        self.notes.append("gyroscope columns not used: %s; analysed from the accelerometer "
+                          "alone" % why)
+        return None, why
+
+    def _check_gyro_unit(self, arr, unit):
+        """A gyro unit given (--units, the header) is checked against the accelerometer's
+        turns, so a wrong one is not silently used."""
+        found = self._gyro_turn_ratio(arr)
+        if found is None:
+            return
+        ratio = found[0] * FACTOR[unit]
+        if not GYRO_RATIO_DEG <= ratio <= GYRO_RATIO_MAX:
+            raise InputFileError(
+                "%s: with the gyroscope in %s, it turns %.2g times as far as the accelerometer "
+                "shows (expected about 1): the unit is wrong; give the right one with --units"
+                % (self.name, unit, ratio))
 
     def _convert(self, arr):
         out = np.empty_like(arr)
@@ -444,7 +509,8 @@ class CsvReader:
         if self._first_t is None:
             self._first_t = float(data[0, 0])
         self.rows += len(data)
-        col = {c: data[:, j] for j, c in enumerate(self.wanted)}
+        col = {c: data[:, j] for j, c in enumerate(self.wanted)
+               if self.has_gyro or c not in GYRO}
         return Samples(
             col["t"], col["ax"], col["ay"], col["az"],
             col.get("gx"), col.get("gy"), col.get("gz"),
@@ -463,6 +529,44 @@ def _check_quotes(fields, name, lineno):
 def arr_t(reader, t_s):
     """A time in the file's own unit, for messages that quote the file."""
     return t_s / reader._factor["time"]
+
+
+def gyro_turn_ratio(t, acc, gyr, win_s=GYRO_WIN_S, min_rate_dps=GYRO_MIN_RATE_DPS):
+    """How far the gyroscope (any unit) says the sensor turned across gravity, over how far the
+    accelerometer's direction turned, on windows of win_s where it turns faster than
+    min_rate_dps (the median ratio), and the two's correlation; None with too little
+    movement (under a second of it) to tell. About 1 for a gyro in deg/s (0.4-0.95 in the
+    real and simulated recordings: a fast rep's own acceleration adds to the accelerometer's
+    turn), 1/57 for one in rad/s."""
+    t = np.asarray(t, dtype=float)
+    ok = np.isfinite(t) & np.isfinite(acc).all(axis=1) & np.isfinite(gyr).all(axis=1)
+    t, acc, gyr = t[ok], acc[ok], gyr[ok]
+    steps = np.diff(t)
+    steps = steps[steps > 0]
+    if len(steps) < 2:
+        return None
+    step = float(np.median(steps))
+    k = max(1, int(round(win_s / step)))
+    if len(t) <= k + 1:
+        return None
+    na = np.linalg.norm(acc, axis=1)
+    if not (na > 0).all():
+        return None
+    u = acc / na[:, None]
+    span = t[k:] - t[:-k]
+    cos = np.clip(np.einsum("ij,ij->i", u[:-k], u[k:]), -1.0, 1.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rate = np.degrees(np.arccos(cos)) / span
+    across = np.linalg.norm(np.cross(gyr, u), axis=1)  # the part that turns gravity
+    c = np.concatenate(([0.0], np.cumsum(across)))
+    mean = (c[k + 1:] - c[1:-k]) / k  # over the samples after each window's first
+    still = np.abs(na - np.median(na)) < 0.25 * np.median(na)  # no impact at either end
+    moving = (rate > min_rate_dps) & still[:-k] & still[k:] & (span > 0)
+    if moving.sum() * step < 1.0:
+        return None
+    r = mean[moving] / rate[moving]
+    corr = float(np.corrcoef(mean[moving], rate[moving])[0, 1]) if moving.sum() > 2 else 0.0
+    return float(np.median(r)), (corr if corr == corr else 0.0)
 
 
 def _accel_unit(magnitude):
