@@ -165,6 +165,7 @@ def stream(samples, batch):
     pipe = Pipeline()
     for off in range(0, len(samples), batch):
         pipe.push(samples[off:off + batch])
+    pipe.finish()
     return pipe.reps
 
 

@@ -230,3 +230,26 @@ def test_history_and_report_compare_reps_with_and_without_feedback(tmp_path):
     row = re.search(r"<tr[^>]*><td>#%d</td>(.*?)</tr>" % ids[0],
                     html.split("With and without live feedback")[1]).group(1)
     assert re.findall(r'class="n">([^<]*)<', row) == ["4", "25%", "50°", "2", "100%", "40°"]
+
+
+def test_a_session_closed_as_the_last_rep_returns_keeps_that_rep_like_its_reanalysis(tmp_path):
+    # the clinician stops the moment the patient is back up: the live count (stored) counts
+    # that rep, as `dowel analyze session:ID` of the stored samples does
+    from smart_dowel.pipeline import analyze
+    from smart_dowel.store.replay import load_session
+
+    store = Store.open(tmp_path / "data")
+    live = LiveSession(lambda e: None, store=store, patient="Pat")
+    try:
+        live.begin_session()
+        for b in X.synthetic_batches(duration_s=2.0 + 2 * 5.0 + 3.2, reps=3, batch=10):
+            live.on_batch(b)
+        sid = live.writer.id
+        assert live.snapshot().rep_count == 2  # the last one's end is not yet seen settling
+    finally:
+        live.close()
+    stored = store.session(sid)
+    samples, cal, _ = load_session(sid, store)
+    assert len(stored["reps"]) == 3
+    assert analyze(samples, calibration=cal).rep_count == 3
+    store.close()

@@ -336,3 +336,25 @@ def test_a_pose_held_forward_and_then_hinged_from_is_where_the_person_stands():
     assert result.rep_count == 5
     assert all(r.start_s >= start_new - 0.5 for r in result.reps[2:])
     assert [round(r.depth_deg) for r in result.reps[2:]] == pytest.approx([40, 40, 40], abs=4)
+
+
+@pytest.mark.parametrize("cut", ["at the end of the return", "mid-ascent"])
+def test_data_that_stops_as_the_last_rep_returns(cut):
+    # a recording stopped the moment the patient is back up counts that rep (in analyze, and
+    # in a stream that is told the data ended); one stopped half-way up does not
+    s = ds.Script(rate_hz=100)
+    for depth in (50, 60, 55):
+        s.rep(depth).stand(1.5)
+    d = s.render(mount=ds.random_rotation(3), sway_deg=0.5, seed=1)
+    start, bottom, end, _ = s.reps[-1]
+    stop = end if cut == "at the end of the return" else bottom + 0.5 * (end - bottom)
+    keep = d["t"] <= stop
+    samples = Samples.from_arrays({k: v[keep] for k, v in d.items()})
+    want = 3 if cut == "at the end of the return" else 2
+    assert analyze(samples).rep_count == want
+    pipe = Pipeline()
+    for off in range(0, len(samples), 7):
+        pipe.push(samples[off:off + 7])
+    assert len(pipe.reps) == 2  # not yet: the end was not seen settling
+    pipe.finish()
+    assert [r.to_dict() for r in pipe.reps] == [r.to_dict() for r in analyze(samples).reps]

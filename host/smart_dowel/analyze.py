@@ -172,6 +172,7 @@ def analyze_input(src, config=None):
             part = chunk[off:off + CHUNK] if len(chunk) > CHUNK else chunk
             summary.add(part)
             events.extend(pipe.push(part))
+    events.extend(pipe.finish())
     if summary.n:
         src.source["effective_rate_hz"] = round(summary.effective_rate_hz, 2)
     if summary.duration_s < config.min_rep_s:

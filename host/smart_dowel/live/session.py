@@ -298,6 +298,9 @@ class LiveSession:
             if self._closed:
                 return
             self._closed = True
+            # the data ends here: a rep that had come most of the way back counts, as
+            # `dowel analyze` of the stored session counts it
+            self._after_push(self.pipeline.finish())
             self._end_set_locked("stopped")
         link = self.link
         try:

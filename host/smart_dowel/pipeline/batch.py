@@ -81,7 +81,7 @@ def analyze(samples, config=None, calibration=None, source=None):
     """Run the pipeline over a whole Samples batch; returns an Analysis.
 
     The calibration is copied (the caller's is not modified). Gives the same reps as pushing
-    the samples into a Pipeline in batches of any size.
+    the samples into a Pipeline in batches of any size, then finish().
     """
     config = config if config is not None else PipelineConfig()
     calibration = calibration.copy() if calibration is not None else Calibration()
@@ -98,6 +98,7 @@ def analyze(samples, config=None, calibration=None, source=None):
     for off in range(0, n, CHUNK):
         record["offset"] = off
         events.extend(pipe.push(samples[off:off + CHUNK], record=record))
+    events.extend(pipe.finish())
     contacts_on = {c: record[c + "_on"] for c in CONTACTS}
     return Analysis(samples, list(pipe.reps), record["hinge_deg"], contacts_on, events,
                     pipe.calibration, config, source)

@@ -201,6 +201,7 @@ class Pipeline:
         self._refining = False  # the first upright is being averaged over its still spell
         self._upright_request = False
         self._cue_faults = {}
+        self._last_up = math.nan  # the upright's theta at the last sample (NaN: none)
 
     # --- public control -------------------------------------------------------------------
 
@@ -226,6 +227,19 @@ class Pipeline:
                 [samples.head_counts[-32:], samples.midback_counts[-32:], samples.tailbone_counts[-32:]], 1)
         events = self._run(samples, record)
         self._update_live()
+        return events
+
+    def finish(self):
+        """The data has ended (the end of a file, a session closed): a rep whose return had
+        come most of the way back is complete, though its end was not seen settling. Returns
+        the events; nothing is pushed after this."""
+        events = []
+        for side in self.sides.values():
+            c = side.seg.finish()
+            if c is not None:
+                self._score(side, c, self._last_up, events)
+        if events:
+            self._update_live()
         return events
 
     def calibrate_upright(self):
@@ -502,6 +516,8 @@ class Pipeline:
                                                  standing, done, restart, flipped, events,
                                                  rehomed)
         UP = up_theta.tolist()
+        if n:
+            self._last_up = UP[-1]
         prev_side = self.side
         for i, _, ev in keyed:
             self.side = int(sides[i])

@@ -25,6 +25,8 @@ COMPLETED = "completed"  # payload: dict(start_s, bottom_s, end_s, peak_deg, bas
 CANCELLED = "cancelled"  # payload: reason
 
 
+FINISH_BACK = 0.25  # at the end of the data, a return this close (of the depth) to its start is a rep
+
 REASONS = ("gap in the data", "the dowel left the back", "a new pose: held long, then hinged from",
            "too long for a rep", "too far from standing for a hinge")
 R_GAP, R_LEFT, R_STILL, R_LONG, R_DEEP = range(5)
@@ -291,6 +293,21 @@ class Segmenter:
         head, tail = int(S[G_HEAD]), int(S[G_TAIL])
         W[1, head:tail] += shift
         self.state, self.window = S, W
+
+    def finish(self):
+        """The data has ended. A rep whose return had come most of the way back (to within a
+        quarter of its depth of where it began) is complete: returns its COMPLETED payload (as
+        update() gives it), else None. Nothing after this is pushed."""
+        S = self.state
+        if int(S[G_MODE]) != DOWN:
+            return None
+        low, peak, valley = float(S[G_LOW]), float(S[G_PEAK]), float(S[G_VALLEY])
+        if valley - low > FINISH_BACK * (peak - low):
+            return None  # still on the way up when the data stopped: not seen to end
+        S[G_MODE], S[G_ACTIVE] = BASE, 0.0
+        return {"rise_s": float(S[G_T_LOW]), "bottom_s": float(S[G_T_PEAK]),
+                "end_s": float(S[G_T_VALLEY]), "peak_deg": peak, "base_deg": low,
+                "valley_deg": valley}
 
     def _room(self, n):
         """Room in the window for n more candidates (kept at the front of its buffer)."""
