@@ -358,3 +358,18 @@ def test_data_that_stops_as_the_last_rep_returns(cut):
     assert len(pipe.reps) == 2  # not yet: the end was not seen settling
     pipe.finish()
     assert [r.to_dict() for r in pipe.reps] == [r.to_dict() for r in analyze(samples).reps]
+
+
+def test_a_large_gyro_offset_is_learnt_out_like_a_small_one():
+    # an uncalibrated MEMS gyro can read 20 deg/s at rest on each axis; that is no turn
+    s = ds.Script(rate_hz=100)
+    for depth in (50, 65, 55, 70, 60, 45):
+        s.rep(depth, hold_s=1.0).stand(2.0)
+    d = s.render(mount=ds.random_rotation(6), sway_deg=0.5, seed=5)
+    for k, b in zip(("gx_dps", "gy_dps", "gz_dps"), (20.0, -18.0, 15.0)):
+        d[k] = d[k] + b
+    result = analyze(Samples.from_arrays(d))
+    assert result.rep_count == 6
+    late = d["t"] > 24.0  # once learnt (held still and the first reps teach it)
+    m = late & np.isfinite(result.hinge_deg)
+    assert np.sqrt(np.mean((result.hinge_deg[m] - d["hinge_deg"][m]) ** 2)) < 2.5
