@@ -67,19 +67,39 @@ IN_PLANE_TURN_DEG = 10.0  # ... by this much, since it was away
 
 
 class _History:
-    """The last HISTORY_S of per-sample values, as numpy columns (t, theta, on x3, adev)."""
+    """The last HISTORY_S of per-sample values, as numpy columns (t, theta, on x3, adev).
+
+    `data` is a view of the rows kept in a buffer that grows by doubling (a push appends its
+    rows in place instead of copying the whole history); a view handed out stays valid, as
+    the buffer is only ever replaced, never moved within."""
 
     def __init__(self):
-        self.data = np.zeros((0, 6))
+        self._buf = np.zeros((0, 6))
+        self._lo = self._hi = 0
 
-    def add(self, cols):
-        self.data = np.concatenate((self.data, cols))
+    @property
+    def data(self):
+        return self._buf[self._lo:self._hi]
+
+    def add(self, t, theta, on, adev):
+        n = len(t)
+        lo, hi = self._lo, self._hi
+        if hi + n > len(self._buf):
+            buf = np.zeros((max(1024, 2 * (hi - lo + n)), 6))
+            buf[:hi - lo] = self._buf[lo:hi]
+            self._buf, self._lo, hi = buf, 0, hi - lo
+        b = self._buf
+        b[hi:hi + n, 0] = t
+        b[hi:hi + n, 1] = theta
+        b[hi:hi + n, 2:5] = on
+        b[hi:hi + n, 5] = adev
+        self._hi = hi + n
 
     def trim(self):
         t = self.data[:, 0]
         if len(t) and t[-1] - t[0] > HISTORY_S * 1.5:
             k = int(np.searchsorted(t, t[-1] - HISTORY_S))
-            self.data = self.data[k:]
+            self._lo += k
 
     def mirror_before(self, t, shift):
         """theta -> -theta - shift for the samples before time t (a mirrored turn)."""
@@ -444,7 +464,7 @@ class Pipeline:
         theta, signed = self.inclination.update(t, g, away, g_acc, settle_after_away=not s.has_force)
         self._note_data_starts(t, theta)
         self._raw_on = raw[-1].tolist()
-        self._history.add(np.column_stack((t, theta, on.astype(float), adev)))
+        self._history.add(t, theta, on, adev)
         # segmentation of both sides; events keyed by sample index to merge in time order
         keyed = [(i, 0, ev) for i, ev in c_events]
         # the dowel leaving the back ends the count of the side hinging until then: the other

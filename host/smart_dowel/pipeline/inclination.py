@@ -317,6 +317,11 @@ class Inclination:
             return theta, signed
         # continuous through +-180 degrees (a reference taken upside down, on a table)
         vals = theta[idx]
+        if len(vals) <= _UNWRAP_LOOP_MAX:
+            vals = _unwrap_deg_short(vals.tolist(), self.last_theta)
+            theta[idx] = vals
+            self.last_theta = vals[-1]
+            return theta, signed
         if self.last_theta is not None:
             vals = np.concatenate(([self.last_theta], vals))
         vals = np.degrees(np.unwrap(np.radians(vals)))
@@ -325,3 +330,36 @@ class Inclination:
         theta[idx] = vals
         self.last_theta = float(vals[-1])
         return theta, signed
+
+
+_UNWRAP_LOOP_MAX = 32  # a live batch (a few samples): a loop, not a dozen numpy calls
+
+
+def _unwrap_deg_short(vals, last):
+    """np.degrees(np.unwrap(np.radians([last] + vals)))[1:] (without `last` when None), for a
+    short list, bit for bit: the same operations in the same order, one sample at a time
+    (math.radians/degrees multiply by the same constants as numpy's, float % is np.mod, and
+    the corrections add up in order as cumsum does)."""
+    pi, two_pi, rad, deg = math.pi, 2.0 * math.pi, math.radians, math.degrees
+    out = []
+    if last is None:
+        prev = rad(vals[0])
+        out.append(deg(prev))
+        vals = vals[1:]
+    else:
+        prev = rad(last)
+    cum = None
+    for v in vals:
+        r = rad(v)
+        dd = r - prev
+        prev = r
+        if abs(dd) < pi:
+            corr = 0.0
+        else:
+            m = (dd + pi) % two_pi - pi
+            if m == -pi and dd > 0:
+                m = pi
+            corr = m - dd
+        cum = corr if cum is None else cum + corr
+        out.append(deg(r + cum))
+    return out
