@@ -38,6 +38,7 @@ GYRO_WIN_S = 0.25  # compared over windows this long...
 GYRO_MIN_RATE_DPS = 20.0  # ... where the accelerometer turns at least this fast
 GYRO_RATIO_DEG = 0.1  # in deg/s the ratio is about 1 (at least 0.38 seen); in rad/s 1/57
 GYRO_RATIO_MAX = 10.0  # beyond this, no known unit
+GYRO_RAD_MAX = 15.0  # a trunk turning this fast (rad/s, 860 deg/s) is no hinge: read as deg/s
 GYRO_MIN_CORR = 0.3  # a gyro in rad/s follows the accelerometer's turns (0.44 and up seen)
 
 # unit spellings -> (quantity, unit name, factor to g / s / deg/s / N)
@@ -377,6 +378,12 @@ class CsvReader:
                 return self._drop_gyro("it reads %.3g times the turn the accelerometer shows, in "
                                        "no unit known (deg/s, rad/s)" % ratio)
             return "deg/s", "from the data: its turns match the accelerometer's"
+        fast = float(np.percentile(np.sqrt(np.sum(g * g, axis=1)), 99))
+        if fast > GYRO_RAD_MAX:
+            # no trunk turns at that many rad/s: deg/s of turns so fast that the accelerometer's
+            # direction is swamped by their own acceleration
+            return "deg/s", ("default: it reads up to %.0f, too fast for rad/s, though it turns "
+                             "%.2g times as far as the accelerometer shows" % (fast, ratio))
         if corr < GYRO_MIN_CORR:
             return self._drop_gyro("it does not follow the turns the accelerometer shows")
         return "rad/s", ("from the data: in deg/s it would turn %.2g times as far as the "
