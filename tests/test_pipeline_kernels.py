@@ -97,3 +97,23 @@ def test_single_sample_pushes_equal_batch_analysis():
     assert len(result.reps) == 3
     assert p.state.rep_count == 3
     assert np.isfinite(p.state.hinge_deg)
+
+
+def test_the_short_batch_unwrap_gives_numpys_angles_bit_for_bit():
+    # a live batch of a few samples takes a loop instead of np.unwrap; an angle carried
+    # through +-180 degrees (a dowel upside down) must read the same either way
+    import numpy as np
+
+    from smart_dowel.pipeline.inclination import _unwrap_deg_short
+
+    rng = np.random.default_rng(4)
+    for _ in range(300):
+        n = int(rng.integers(1, 32))
+        vals = ((np.cumsum(rng.normal(0, 90, n)) + 180.0) % 360.0 - 180.0).tolist()
+        if rng.random() < 0.2:
+            vals[int(rng.integers(0, n))] = 180.0
+        last = None if rng.random() < 0.3 else float(rng.uniform(-400, 400))
+        seq = vals if last is None else [last] + vals
+        want = np.degrees(np.unwrap(np.radians(seq)))
+        want = want if last is None else want[1:]
+        assert _unwrap_deg_short(vals, last) == want.tolist()

@@ -181,9 +181,9 @@ def _orientation(t, ax, ay, az, gx, gy, gz, ok, has_gyro, tau_a, tau_g, imp, max
             S[S_HAS_REST] = 0.0
         # the bias is learnt only near rest: a fast movement's linear acceleration would
         # be learnt as bias; and while turning fast the gyro is trusted over the
-        # accelerometer (whose reading then carries the turn's own acceleration)
-        # the turn rate, less the bias learnt so far (by the sign in use): a large constant
-        # offset is no turn, and is learnt out like a small one
+        # accelerometer (whose reading then carries the turn's own acceleration). The turn
+        # rate is the gyro's less the bias learnt so far (by the sign in use): a large
+        # constant offset is no turn, and is learnt out like a small one
         jc = 0 if S[S_SIGN] >= 0.0 else 1
         sc = 1.0 if jc == 0 else -1.0
         c0, c1, c2 = sc * g0 - F[jc, 3], sc * g1 - F[jc, 4], sc * g2 - F[jc, 5]
