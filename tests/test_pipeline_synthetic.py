@@ -373,3 +373,20 @@ def test_a_large_gyro_offset_is_learnt_out_like_a_small_one():
     late = d["t"] > 24.0  # once learnt (held still and the first reps teach it)
     m = late & np.isfinite(result.hinge_deg)
     assert np.sqrt(np.mean((result.hinge_deg[m] - d["hinge_deg"][m]) ** 2)) < 2.5
+
+
+@pytest.mark.parametrize("offset", [(30.0, -20.0, 25.0), (45.0, -30.0, 20.0)])
+def test_a_gyro_offset_too_large_to_learn_at_once_still_counts_every_rep(offset):
+    # 44-58 deg/s: until it is learnt the gyro alone would keep the estimate tens of degrees
+    # off; it is not followed while it keeps disagreeing with the accelerometer
+    for seed in (5, 6):
+        s = ds.Script(rate_hz=100)
+        for depth in (50, 65, 55, 70, 60, 45):
+            s.rep(depth, hold_s=1.0).stand(2.0)
+        d = s.render(mount=ds.random_rotation(seed + 1), sway_deg=0.5, seed=seed)
+        for k, b in zip(("gx_dps", "gy_dps", "gz_dps"), offset):
+            d[k] = d[k] + b
+        result = analyze(Samples.from_arrays(d))
+        assert result.rep_count == 6, seed
+        for rep, (start, bottom, end, _depth) in zip(result.reps, s.reps):
+            assert start <= rep.bottom_s <= end, seed

@@ -14,7 +14,11 @@ What real sensors do, and what this stage does about it:
   used, so a reversed or left-handed gyro frame works;
 - a slow gyro bias is integrated out while the accelerometer is trusted, four times faster while
   the rate is held steady (so a 20 deg/s offset of an uncalibrated MEMS gyro, which reads as a
-  fast turn, is learnt out too: in about 20 s of standing and reps);
+  fast turn, is learnt out too: in about 20 s of standing and reps), and while the
+  accelerometer's own direction turns slowly, whatever the gyro reads;
+- a gyro that keeps disagreeing with the accelerometer in the same direction (an offset of
+  30-50 deg/s not learnt yet: the filter would sit tens of degrees off) is not followed until
+  it agrees again: the output is the accelerometer's own estimate meanwhile;
 - a gap longer than max_gap_s restarts the filter at the next accelerometer reading.
 """
 
@@ -42,6 +46,20 @@ SIGN_HOLD_S = 0.3  # ... for this long
 INNOVATION_SETTLED = (8.0 * DEG) ** 2  # the wrong sign's filter is this far off, and
 SETTLED_RATIO = 20.0  # this much worse than the right one's,
 SETTLED_S = 5.0  # for this long in all: it is dropped
+SLOW_TAU_S = 1.0  # the accelerometer's slow direction (its fast one: accel_ref_tau_s)...
+ACC_SLOW_COS = math.cos(10.0 * DEG)  # ... and the fast one this close: it turns slowly (about
+# 12 deg/s at most), so it is a reference the bias is learnt against, whatever the gyro reads
+# (a 30-50 deg/s offset reads as a fast turn, which alone would keep the bias from being learnt)
+# A gyro whose predictions keep missing the accelerometer in the same direction (the error's
+# average over PERSIST_TAU_S, u x v: under 4 deg on every real and simulated recording, 13 deg
+# at most with 10 Hz stalls, 10-60 deg with a 30-50 deg/s offset not yet learnt; a fast
+# movement's own acceleration misleads it back and forth, and averages out) is not followed:
+# the output moves over to the accelerometer's own estimate between these two (the sine of
+# the average error's angle)
+PERSIST_TAU_S = 2.0
+UNTRUSTED_FROM = math.sin(10.0 * DEG)
+UNTRUSTED_FULL = math.sin(20.0 * DEG)
+UNTRUSTED_KI = 4.0  # meanwhile its bias is learnt this many times faster
 
 
 @kernel
@@ -61,9 +79,9 @@ def _turn(vx, vy, vz, wx, wy, wz, dt):
 # the filter's state between calls: one float64 array (flags 0/1 where a value may be absent)
 (S_HAS_T, S_T, S_RAW_N, S_RAW, S_HAS_Q, S_Q, S_INN, S_HAS_PG, S_PG, S_HAS_BETTER, S_BETTER,
  S_N_ACTIVE, S_ACTIVE, S_SETTLED, S_A_REST, S_SIGN, S_HAS_GM, S_GM, S_GVAR, S_HAS_REST,
- S_REST, S_REST_Q) = (0, 1, 2, 3, 9, 10, 13, 15, 16, 19, 20, 21, 22, 23, 24, 25, 26, 27, 30, 31,
-                      32, 33)
-S_LEN = 36
+ S_REST, S_REST_Q, S_HAS_QS, S_QS, S_E) = (0, 1, 2, 3, 9, 10, 13, 15, 16, 19, 20, 21, 22, 23,
+                                           24, 25, 26, 27, 30, 31, 32, 33, 36, 37, 40)
+S_LEN = 43
 
 
 @kernel
@@ -136,6 +154,17 @@ def _orientation(t, ax, ay, az, gx, gy, gz, ok, has_gyro, tau_a, tau_g, imp, max
             S[S_A_REST] = a_rest
         adev[i] = na - a_rest
         acc[i, 0], acc[i, 1], acc[i, 2] = qx, qy, qz
+        # the accelerometer's slow direction (a fast one near it: turning slowly)
+        if S[S_HAS_QS] == 0.0:
+            S[S_HAS_QS] = 1.0
+            S[S_QS], S[S_QS + 1], S[S_QS + 2] = qx, qy, qz
+        elif trust > 0.0:
+            kq = trust * (1.0 - math.exp(-dt / SLOW_TAU_S))
+            sx = S[S_QS] + kq * (qx - S[S_QS])
+            sy = S[S_QS + 1] + kq * (qy - S[S_QS + 1])
+            sz = S[S_QS + 2] + kq * (qz - S[S_QS + 2])
+            ns = math.sqrt(sx * sx + sy * sy + sz * sz)
+            S[S_QS], S[S_QS + 1], S[S_QS + 2] = sx / ns, sy / ns, sz / ns
         if not has_gyro:
             out[i, 0], out[i, 1], out[i, 2] = qx, qy, qz
             continue
@@ -196,8 +225,12 @@ def _orientation(t, ax, ay, az, gx, gy, gz, ok, has_gyro, tau_a, tau_g, imp, max
                 # held steady: the accelerometer is at its most reliable (after a stall, one
                 # reading is no more evidence than any other)
                 kb = STEADY_KI * ki * (dt if dt < STEADY_MAX_DT else STEADY_MAX_DT)
-            elif wm < BIAS_RATE_MAX2:
+            elif wm < BIAS_RATE_MAX2 or \
+                    qx * S[S_QS] + qy * S[S_QS + 1] + qz * S[S_QS + 2] > ACC_SLOW_COS:
                 kb = ki * dt
+                if S[S_E] * S[S_E] + S[S_E + 1] * S[S_E + 1] + S[S_E + 2] * S[S_E + 2] > \
+                        UNTRUSTED_FROM * UNTRUSTED_FROM:
+                    kb *= UNTRUSTED_KI  # the gyro not followed: its offset is what to learn
         n_active = int(S[S_N_ACTIVE])
         for jj in range(n_active):
             j = jj if n_active == 2 else int(S[S_ACTIVE])
@@ -244,7 +277,22 @@ def _orientation(t, ax, ay, az, gx, gy, gz, ok, has_gyro, tau_a, tau_g, imp, max
                 if S[S_SETTLED] >= SETTLED_S:
                     S[S_N_ACTIVE] = 1.0
                     S[S_ACTIVE] = cur
-        out[i, 0], out[i, 1], out[i, 2] = F[cur, 0], F[cur, 1], F[cur, 2]
+        vx, vy, vz = F[cur, 0], F[cur, 1], F[cur, 2]
+        if trust > 0.0:
+            kp = 1.0 - math.exp(-dt / PERSIST_TAU_S)
+            S[S_E] += kp * (uy * vz - uz * vy - S[S_E])
+            S[S_E + 1] += kp * (uz * vx - ux * vz - S[S_E + 1])
+            S[S_E + 2] += kp * (ux * vy - uy * vx - S[S_E + 2])
+        e = math.sqrt(S[S_E] * S[S_E] + S[S_E + 1] * S[S_E + 1] + S[S_E + 2] * S[S_E + 2])
+        if e > UNTRUSTED_FROM:
+            w = (e - UNTRUSTED_FROM) / (UNTRUSTED_FULL - UNTRUSTED_FROM)
+            w = 1.0 if w > 1.0 else w
+            vx += w * (qx - vx)
+            vy += w * (qy - vy)
+            vz += w * (qz - vz)
+            nv = math.sqrt(vx * vx + vy * vy + vz * vz)
+            vx, vy, vz = vx / nv, vy / nv, vz / nv
+        out[i, 0], out[i, 1], out[i, 2] = vx, vy, vz
     return n_sw
 
 
