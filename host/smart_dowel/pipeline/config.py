@@ -24,7 +24,7 @@ class PipelineConfig:
     max_overshoot_deg: float = 40.0  # a return this far (or the rise) past the start: not a rep
     join_s: float = 0.3  # data that begins without a still spell this long joined a rep under way
     settle_after_rest_s: float = 1.0  # without pads: picked up off a table, held this still first
-    max_rep_s: float = 20.0  # longer away from the baseline: the dowel was put down, not a rep
+    max_rep_s: float = 30.0  # longer away from the baseline: put down, not a rep (holds of 25 s count)
     max_depth_deg: float = 115.0  # beyond this the dowel is not along a hinging back
     gap_cancel_s: float = 2.0  # a longer hole in the data cancels the rep under way
     bottom_band_fraction: float = 0.1  # the bottom phase: within this fraction of the depth

@@ -55,7 +55,7 @@ from .types import (
 
 _CONTACT_OF_FAULT = {CONTACT_FAULT[c]: k for k, c in enumerate(CONTACTS)}
 _CUE_RANK = {fid: i for i, fid in enumerate(CUE_PRIORITY)}
-HISTORY_S = 40.0  # samples kept for scoring the rep under way (> max_rep_s + look-back)
+HISTORY_S = 50.0  # samples kept for scoring the rep under way (> max_rep_s + look-back)
 SIDES = (1, -1)
 _LEFT = object()  # a keyed event: the dowel left the back at this sample
 _FLIP = object()  # ... (_FLIP, shift): the angle so far was mirrored (see _run)
