@@ -29,15 +29,16 @@ from . import messages as M
 from .state import DEFAULT_TARGET_DEPTH_DEG, DEFAULT_TARGET_REPS
 
 # The live picture's frame interval when only the forces and the angle move: a frame is due
-# every FRAME_S and goes with the first batch once it is (about 50 batches a second at 100 Hz,
-# two samples each), so frames come 20 times a second on average whatever the batches'
-# rhythm: the bars and the trace (itself in 1/20 s steps) move smoothly. (A frame at least
-# 42 ms after the last one, as before, gave 16.7 a second with batches every 20 ms.) Two
-# frames are never closer than FRAME_MIN_S, the screen's redraw cap (app.REDRAW_INTERVAL_S:
-# a frame sooner than that waits there for a timer). A change shown at once starts the count
-# again. PACER_WAIT_S: how long past a due frame the pacer waits for a batch before it posts
-# the newest snapshot itself.
-FRAME_S = 0.05
+# every FRAME_S and goes with the first batch once it is, so frames come about 15 times a
+# second whatever the batches' rhythm (the bars and the trace move smoothly; a change the
+# patient or the clinician acts on goes at once, see _offer). At 20 a second the screen cost
+# 10-13% of a core at 100 Hz, at 15 (with the sources' 20 ms batches) 8.8-9.2%
+# (bench/latency_bench.py --cpu), every sample on screen p95 59 -> 79 ms. Two frames are
+# never closer than FRAME_MIN_S, the screen's redraw cap (app.REDRAW_INTERVAL_S: a frame
+# sooner than that waits there for a timer). A change shown at once starts the count again.
+# PACER_WAIT_S: how long past a due frame the pacer waits for a batch before it posts the
+# newest snapshot itself.
+FRAME_S = 0.0667
 FRAME_MIN_S = 0.04
 PACER_WAIT_S = 0.025
 

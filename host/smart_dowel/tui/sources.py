@@ -23,9 +23,11 @@ STATUS_EVERY_S = 0.5
 # the one that began it, about 40 a second at 100 Hz, and a sample waits in the link p50
 # 10 ms, p95 13 ms (when a read still ended with a frame's first byte: about 55 a second, p50
 # 11 ms, p99 24 ms; 15 ms, the link's default and `dowel record`'s: 36 a second, p50 17 ms).
-# Longer batches cost the frame pacing more than they save: at 19 ms (three frames, 33 a
-# second) the screen's CPU did not measurably fall. The cue's own p99 target is 60 ms.
-BATCH_INTERVAL_S = 0.009
+# At 20 ms (about 30 batches a second) with 15 frames a second the screen's CPU fell from
+# 10-13% to 8.8-9.2% of a core (bench/latency_bench.py --cpu; at 19 ms with 20 frames it had
+# not measurably fallen); the lost-contact cue on screen p99 20 -> 34 ms, its tone p99 22 ->
+# 41 ms, within their 60 and 80 ms targets.
+BATCH_INTERVAL_S = 0.02
 SIM_ACTIONS = ("good", "lumbar-flexion", "thoracic-rounding", "head-forward", "squat",
                "shallow", "rushed", "rest")
 
