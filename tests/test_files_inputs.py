@@ -134,6 +134,29 @@ def test_gyroscope_in_rad_s_is_detected_from_the_data_when_not_said(tmp_path, tw
     assert "with the gyroscope in deg/s, it turns 0.0" in err and "--units" in err
 
 
+@pytest.mark.parametrize("order, said", [
+    ((5, 6, 4), "(gz, gx, gy)"),  # the file's gx is the accelerometer's y, ...
+    ((5, -4, 6), "(-gy, gx, gz)"),  # a frame turned a quarter about z
+])
+def test_gyro_axes_labelled_otherwise_than_the_accelerometers_are_found_and_said(
+        tmp_path, twelve, order, said):
+    # another device's CSV whose gyro columns follow another axis order: taken as they are, its
+    # turns explain nothing the accelerometer shows (a wrong count, silently)
+    header, rows = twelve
+    moved = [list(r) for r in rows]
+    for r, old in zip(moved, rows):
+        for j, k in zip((4, 5, 6), order):
+            x = old[abs(k)]
+            r[j] = x[1:] if k < 0 and x.startswith("-") else ("-" + x if k < 0 else x)
+    path = write(tmp_path / "axes.csv", header, moved)
+    out = analyze_json(path)
+    assert out["rep_count"] == REPS and out["gyro"] is True
+    assert out["source"]["units"]["gyro"].endswith("its axes read as %s" % said)
+    assert "gyroscope axes taken as %s" % said in dowel("analyze", path).stdout
+    # as labelled, nothing is moved
+    assert "axes" not in analyze_json(write(tmp_path / "ok.csv", header, rows))["source"]["units"]["gyro"]
+
+
 @pytest.mark.parametrize("how", ["zero", "constant", "noise"])
 def test_a_dead_gyroscope_is_left_out_with_a_note_and_every_rep_counts(tmp_path, twelve, how):
     header, rows = twelve

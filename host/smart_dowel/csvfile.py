@@ -8,7 +8,9 @@ detected from the data (accelerometer: the magnitude of gravity, about 1 in g, 9
 1000 in mg; time: the sample period; gyroscope: deg/s or rad/s, from how far it says the sensor
 turned against how far the accelerometer's direction did), and always reported
 (CsvReader.units). A gyroscope that reads one value throughout, or does not follow the
-accelerometer's turns, is left out with a note.
+accelerometer's turns, is left out with a note; one whose columns follow another axis order or
+sign than the accelerometer's (another device's convention) is read in the order in which its
+turns match the accelerometer's, with a note.
 
 The file is read in chunks (CsvReader.chunks()), so memory does not grow with its size.
 """
@@ -16,6 +18,7 @@ The file is read in chunks (CsvReader.chunks()), so memory does not grow with it
 import codecs
 import csv
 import io
+import itertools
 import math
 import re
 
@@ -40,6 +43,10 @@ GYRO_RATIO_DEG = 0.1  # in deg/s the ratio is about 1 (at least 0.38 seen); in r
 GYRO_RATIO_MAX = 10.0  # beyond this, no known unit
 GYRO_RAD_MAX = 15.0  # a trunk turning this fast (rad/s, 860 deg/s) is no hinge: read as deg/s
 GYRO_MIN_CORR = 0.3  # a gyro in rad/s follows the accelerometer's turns (0.44 and up seen)
+# the gyro's axes against the accelerometer's: how well the turn each order and sign of its
+# columns predicts explains the accelerometer's (a correlation; see gyro_axes)
+GYRO_AXES_MIN_R = 0.5  # another order is taken when it explains at least this much...
+GYRO_AXES_MARGIN = 0.1  # ... and this much more than the file's own (either sign)
 
 # unit spellings -> (quantity, unit name, factor to g / s / deg/s / N)
 UNITS = {}
@@ -162,6 +169,7 @@ class CsvReader:
         self.notes = []
         self.rows = 0
         self._repeats = None  # [rows whose time repeats, line of the first]
+        self._gyro_map = None  # 3x3 signed permutation: the gyro's columns in the accelerometer's axes
         self._first_t = None
         self._text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
         self._last_line = [""]
@@ -353,6 +361,8 @@ class CsvReader:
             self._step_s = step * self._factor["time"]
         else:
             self._step_s = None
+        if self.has_gyro:
+            self._gyro_axes(arr)
 
     def _gyro_turn_ratio(self, arr):
         """(the gyroscope's turn across gravity / the accelerometer's, median over the moving
@@ -410,10 +420,32 @@ class CsvReader:
                 "shows (expected about 1): the unit is wrong; give the right one with --units"
                 % (self.name, unit, ratio))
 
+    def _gyro_axes(self, arr):
+        """The gyro's columns in another order or sign when that is how its turns match the
+        accelerometer's (a file whose gyro axes are labelled differently), with a note."""
+        t = arr[:, 0] * self._factor["time"]
+        found = gyro_axes(t, arr[:, 1:4], arr[:, 4:7] * self._factor["gyro"])
+        if found is None:
+            return
+        m, r_best, r_given = found
+        if r_best < GYRO_AXES_MIN_R or r_best < r_given + GYRO_AXES_MARGIN:
+            return
+        self._gyro_map = m
+        names = []
+        for row in m:
+            j = int(np.flatnonzero(row)[0])
+            names.append(("-" if row[j] < 0 else "") + GYRO[j])
+        self.units["gyro"] += "; its axes read as (%s)" % ", ".join(names)
+        self.notes.append("gyroscope axes taken as (%s) for (gx, gy, gz): in that order its turns "
+                          "match the accelerometer's (correlation %.2f, %.2f as labelled)"
+                          % (", ".join(names), r_best, r_given))
+
     def _convert(self, arr):
         out = np.empty_like(arr)
         for j, c in enumerate(self.wanted):
             out[:, j] = arr[:, j] * self._factor[QUANTITY_OF[c]]
+        if self._gyro_map is not None:
+            out[:, 4:7] = out[:, 4:7] @ self._gyro_map.T
         return out
 
     # --- chunks ----------------------------------------------------------------------------
@@ -574,6 +606,69 @@ def gyro_turn_ratio(t, acc, gyr, win_s=GYRO_WIN_S, min_rate_dps=GYRO_MIN_RATE_DP
     r = mean[moving] / rate[moving]
     corr = float(np.corrcoef(mean[moving], rate[moving])[0, 1]) if moving.sum() > 2 else 0.0
     return float(np.median(r)), (corr if corr == corr else 0.0)
+
+
+def _signed_permutations():
+    out = []
+    for p in itertools.permutations(range(3)):
+        for signs in itertools.product((1.0, -1.0), repeat=3):
+            m = np.zeros((3, 3))
+            m[range(3), p] = signs
+            out.append(m)
+    return out
+
+
+SIGNED_PERMUTATIONS = _signed_permutations()
+
+
+def gyro_axes(t, acc, gyr_dps, win_s=GYRO_WIN_S, min_rate_dps=GYRO_MIN_RATE_DPS):
+    """Which order and signs of the gyroscope's axes explain the accelerometer's turns: over
+    windows of win_s where gravity's direction turns faster than min_rate_dps, the turn the
+    gyro predicts (gravity seen from a sensor turning at w moves at u x w) is correlated with
+    the turn the accelerometer shows, for each of the 48 signed permutations of the gyro's
+    columns (its median taken off first: an offset is no turn). Returns (the best as a 3x3
+    matrix, its correlation, the better of the columns as labelled and all three reversed,
+    which the pipeline tells apart itself), or None with under a second of such turns."""
+    t = np.asarray(t, dtype=float)
+    ok = np.isfinite(t) & np.isfinite(acc).all(axis=1) & np.isfinite(gyr_dps).all(axis=1)
+    t, acc, gyr = t[ok], acc[ok], gyr_dps[ok]
+    steps = np.diff(t)
+    steps = steps[steps > 0]
+    if len(steps) < 2:
+        return None
+    step = float(np.median(steps))
+    k = max(1, int(round(win_s / step)))
+    if len(t) <= k + 1:
+        return None
+    na = np.linalg.norm(acc, axis=1)
+    if not (na > 0).all():
+        return None
+    u = acc / na[:, None]
+    span = t[k:] - t[:-k]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        du = (u[k:] - u[:-k]) / span[:, None]
+    w = np.radians(gyr - np.median(gyr, axis=0))
+    c = np.concatenate((np.zeros((1, 3)), np.cumsum(w, axis=0)))
+    wm = (c[k + 1:] - c[1:-k]) / k  # over the samples after each window's first
+    um = u[:-k] + u[k:]
+    um /= np.maximum(np.linalg.norm(um, axis=1), 1e-9)[:, None]
+    still = np.abs(na - np.median(na)) < 0.25 * np.median(na)  # no impact at either end
+    rate = np.degrees(np.linalg.norm(du, axis=1))
+    moving = (rate > min_rate_dps) & still[:-k] & still[k:] & (span > 0)
+    if moving.sum() * step < 1.0:
+        return None
+    du, wm, um = du[moving], wm[moving], um[moving]
+    dd = float(np.sum(du * du))
+    best, r_best, r_given = None, -2.0, -2.0
+    for m in SIGNED_PERMUTATIONS:
+        pred = np.cross(um, wm @ m.T)
+        pp = float(np.sum(pred * pred))
+        r = float(np.sum(du * pred)) / math.sqrt(dd * pp) if dd > 0 and pp > 0 else 0.0
+        if r > r_best:
+            best, r_best = m, r
+        if abs(abs(np.trace(m)) - 3.0) < 1e-9:  # the columns as labelled, or all reversed
+            r_given = max(r_given, r)
+    return best, r_best, r_given
 
 
 def _accel_unit(magnitude):
