@@ -298,6 +298,13 @@ def _turned_over(d, rng):
     return {k: (-v if k[:2] in ("ax", "ay", "gx", "gy") else v) for k, v in d.items()}
 
 
+def _gyro_offset(d, rng):
+    """An uncalibrated gyro: a constant offset of 25-45 deg/s on each axis, either sign."""
+    off = rng.uniform(25.0, 45.0, 3) * rng.choice((-1.0, 1.0), 3)
+    return {k: (v + off["xyz".index(k[1])] if k in ("gx_dps", "gy_dps", "gz_dps") else v)
+            for k, v in d.items()}
+
+
 def _reversed_fast(d, rng, k=0.6):
     """0.6 x the time (a quicker person) with the gyro's sign reversed."""
     return {kk: (v * k if kk == "t" else (-v / k if kk.startswith("g") else v))
@@ -318,6 +325,7 @@ REAL_MORE = {
     "standing-lead": _lead_stand,
     "upside-down": _turned_over,
     "fast-reversed": _reversed_fast,
+    "gyro-offset": _gyro_offset,
 }
 
 
