@@ -96,3 +96,22 @@ def test_live_in_batches_equals_re_analysis_on_real_recordings():
             for off in range(0, len(s), size):
                 pipe.push(s[off:off + size])
             assert [r.to_dict() for r in pipe.reps] == batch, (e["file"], size)
+
+
+def test_a_short_clip_of_little_movement_keeps_the_gyro_axes_as_labelled(tmp_path):
+    # 7 s of the shallow block at 10 Hz, one rep: a second of turning once read as another axis
+    # order (and the rep was lost); the order is judged only over a few reps' turning
+    from smart_dowel.csvfile import CsvReader, write_csv
+
+    s = load("pt_s1_low.csv")
+    t = np.arange(15.0, 22.0, 0.1)
+    cols = {"t": t - t[0]}
+    for k in ("ax_g", "ay_g", "az_g", "gx_dps", "gy_dps", "gz_dps"):
+        cols[k] = np.interp(t, s.t_s, getattr(s, k))
+    path = tmp_path / "clip.csv"
+    write_csv(path, Samples.from_arrays(cols))
+    with open(path, "rb") as f:
+        reader = CsvReader(f, "clip.csv")
+        clip = Samples.concat(list(reader.chunks()))
+    assert not any("axes" in n for n in reader.notes), reader.notes
+    assert analyze(clip).rep_count == 1

@@ -46,7 +46,9 @@ GYRO_MIN_CORR = 0.3  # a gyro in rad/s follows the accelerometer's turns (0.44 a
 # the gyro's axes against the accelerometer's: how well the turn each order and sign of its
 # columns predicts explains the accelerometer's (a correlation; see gyro_axes)
 GYRO_AXES_MIN_R = 0.5  # another order is taken when it explains at least this much...
-GYRO_AXES_MARGIN = 0.1  # ... and this much more than the file's own (either sign)
+GYRO_AXES_MARGIN = 0.1  # ... and this much more than the file's own (either sign),
+GYRO_AXES_MIN_S = 4.0  # ... over this much turning (s): a few reps (a 10-rep set: 9-22 s; the
+# 1 s of a single shallow rep at 10 Hz was once read as another order)
 
 # unit spellings -> (quantity, unit name, factor to g / s / deg/s / N)
 UNITS = {}
@@ -570,13 +572,11 @@ def arr_t(reader, t_s):
     return t_s / reader._factor["time"]
 
 
-def gyro_turn_ratio(t, acc, gyr, win_s=GYRO_WIN_S, min_rate_dps=GYRO_MIN_RATE_DPS):
-    """How far the gyroscope (any unit) says the sensor turned across gravity, over how far the
-    accelerometer's direction turned, on windows of win_s where it turns faster than
-    min_rate_dps (the median ratio), and the two's correlation; None with too little
-    movement (under a second of it) to tell. About 1 for a gyro in deg/s (0.4-0.95 in the
-    real and simulated recordings: a fast rep's own acceleration adds to the accelerometer's
-    turn), 1/57 for one in rad/s."""
+def _turn_windows(t, acc, gyr, win_s, min_rate_dps, min_s=1.0):
+    """The windows of win_s samples over which the accelerometer's direction turns faster than
+    min_rate_dps with no impact at either end: (t, acc, gyr, u, k, moving, rate), the finite
+    samples only, u the unit accelerometer direction, window j from sample j to j + k; None
+    with under min_s of such windows (too little movement to tell anything by)."""
     t = np.asarray(t, dtype=float)
     ok = np.isfinite(t) & np.isfinite(acc).all(axis=1) & np.isfinite(gyr).all(axis=1)
     t, acc, gyr = t[ok], acc[ok], gyr[ok]
@@ -596,13 +596,32 @@ def gyro_turn_ratio(t, acc, gyr, win_s=GYRO_WIN_S, min_rate_dps=GYRO_MIN_RATE_DP
     cos = np.clip(np.einsum("ij,ij->i", u[:-k], u[k:]), -1.0, 1.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         rate = np.degrees(np.arccos(cos)) / span
-    across = np.linalg.norm(np.cross(gyr, u), axis=1)  # the part that turns gravity
-    c = np.concatenate(([0.0], np.cumsum(across)))
-    mean = (c[k + 1:] - c[1:-k]) / k  # over the samples after each window's first
     still = np.abs(na - np.median(na)) < 0.25 * np.median(na)  # no impact at either end
     moving = (rate > min_rate_dps) & still[:-k] & still[k:] & (span > 0)
-    if moving.sum() * step < 1.0:
+    if moving.sum() * step < min_s:
         return None
+    return t, acc, gyr, u, k, moving, rate
+
+
+def _window_mean(x, k):
+    """The mean of x (n, ...) over the k samples after each window's first."""
+    c = np.concatenate((np.zeros((1,) + x.shape[1:]), np.cumsum(x, axis=0)))
+    return (c[k + 1:] - c[1:-k]) / k
+
+
+def gyro_turn_ratio(t, acc, gyr, win_s=GYRO_WIN_S, min_rate_dps=GYRO_MIN_RATE_DPS):
+    """How far the gyroscope (any unit) says the sensor turned across gravity, over how far the
+    accelerometer's direction turned, on windows of win_s where it turns faster than
+    min_rate_dps (the median ratio), and the two's correlation; None with too little
+    movement (under a second of it) to tell. About 1 for a gyro in deg/s (0.4-0.95 in the
+    real and simulated recordings: a fast rep's own acceleration adds to the accelerometer's
+    turn), 1/57 for one in rad/s."""
+    found = _turn_windows(t, acc, gyr, win_s, min_rate_dps)
+    if found is None:
+        return None
+    t, acc, gyr, u, k, moving, rate = found
+    across = np.linalg.norm(np.cross(gyr, u), axis=1)  # the part that turns gravity
+    mean = _window_mean(across, k)
     r = mean[moving] / rate[moving]
     corr = float(np.corrcoef(mean[moving], rate[moving])[0, 1]) if moving.sum() > 2 else 0.0
     return float(np.median(r)), (corr if corr == corr else 0.0)
@@ -621,43 +640,23 @@ def _signed_permutations():
 SIGNED_PERMUTATIONS = _signed_permutations()
 
 
-def gyro_axes(t, acc, gyr_dps, win_s=GYRO_WIN_S, min_rate_dps=GYRO_MIN_RATE_DPS):
+def gyro_axes(t, acc, gyr_dps, win_s=GYRO_WIN_S, min_rate_dps=GYRO_MIN_RATE_DPS,
+              min_s=GYRO_AXES_MIN_S):
     """Which order and signs of the gyroscope's axes explain the accelerometer's turns: over
     windows of win_s where gravity's direction turns faster than min_rate_dps, the turn the
     gyro predicts (gravity seen from a sensor turning at w moves at u x w) is correlated with
     the turn the accelerometer shows, for each of the 48 signed permutations of the gyro's
     columns (its median taken off first: an offset is no turn). Returns (the best as a 3x3
     matrix, its correlation, the better of the columns as labelled and all three reversed,
-    which the pipeline tells apart itself), or None with under a second of such turns."""
-    t = np.asarray(t, dtype=float)
-    ok = np.isfinite(t) & np.isfinite(acc).all(axis=1) & np.isfinite(gyr_dps).all(axis=1)
-    t, acc, gyr = t[ok], acc[ok], gyr_dps[ok]
-    steps = np.diff(t)
-    steps = steps[steps > 0]
-    if len(steps) < 2:
+    which the pipeline tells apart itself), or None with under min_s of such turns."""
+    found = _turn_windows(t, acc, gyr_dps, win_s, min_rate_dps, min_s)
+    if found is None:
         return None
-    step = float(np.median(steps))
-    k = max(1, int(round(win_s / step)))
-    if len(t) <= k + 1:
-        return None
-    na = np.linalg.norm(acc, axis=1)
-    if not (na > 0).all():
-        return None
-    u = acc / na[:, None]
-    span = t[k:] - t[:-k]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        du = (u[k:] - u[:-k]) / span[:, None]
-    w = np.radians(gyr - np.median(gyr, axis=0))
-    c = np.concatenate((np.zeros((1, 3)), np.cumsum(w, axis=0)))
-    wm = (c[k + 1:] - c[1:-k]) / k  # over the samples after each window's first
-    um = u[:-k] + u[k:]
+    t, acc, gyr, u, k, moving, _rate = found
+    du = ((u[k:] - u[:-k]) / (t[k:] - t[:-k])[:, None])[moving]
+    wm = _window_mean(np.radians(gyr - np.median(gyr, axis=0)), k)[moving]
+    um = (u[:-k] + u[k:])[moving]
     um /= np.maximum(np.linalg.norm(um, axis=1), 1e-9)[:, None]
-    still = np.abs(na - np.median(na)) < 0.25 * np.median(na)  # no impact at either end
-    rate = np.degrees(np.linalg.norm(du, axis=1))
-    moving = (rate > min_rate_dps) & still[:-k] & still[k:] & (span > 0)
-    if moving.sum() * step < 1.0:
-        return None
-    du, wm, um = du[moving], wm[moving], um[moving]
     dd = float(np.sum(du * du))
     best, r_best, r_given = None, -2.0, -2.0
     for m in SIGNED_PERMUTATIONS:

@@ -48,8 +48,10 @@ SETTLED_RATIO = 20.0  # this much worse than the right one's,
 SETTLED_S = 5.0  # for this long in all: it is dropped
 SLOW_TAU_S = 1.0  # the accelerometer's slow direction (its fast one: accel_ref_tau_s)...
 ACC_SLOW_COS = math.cos(10.0 * DEG)  # ... and the fast one this close: it turns slowly (about
-# 12 deg/s at most), so it is a reference the bias is learnt against, whatever the gyro reads
-# (a 30-50 deg/s offset reads as a fast turn, which alone would keep the bias from being learnt)
+# 12 deg/s at most), so while the gyro is not followed (below) it is a reference the bias is
+# learnt against, whatever the gyro reads (a 30-50 deg/s offset reads as a fast turn, which
+# alone would keep the bias from being learnt). Not otherwise: at the turnarounds of very fast
+# reps it learnt their own acceleration as bias (an outside tester's fast set, 10 -> 9 reps)
 # A gyro whose predictions keep missing the accelerometer in the same direction (the error's
 # average over PERSIST_TAU_S, u x v: under 4 deg on every real and simulated recording, 13 deg
 # at most with 10 Hz stalls, 10-60 deg with a 30-50 deg/s offset not yet learnt; a fast
@@ -225,12 +227,14 @@ def _orientation(t, ax, ay, az, gx, gy, gz, ok, has_gyro, tau_a, tau_g, imp, max
                 # held steady: the accelerometer is at its most reliable (after a stall, one
                 # reading is no more evidence than any other)
                 kb = STEADY_KI * ki * (dt if dt < STEADY_MAX_DT else STEADY_MAX_DT)
-            elif wm < BIAS_RATE_MAX2 or \
-                    qx * S[S_QS] + qy * S[S_QS + 1] + qz * S[S_QS + 2] > ACC_SLOW_COS:
-                kb = ki * dt
-                if S[S_E] * S[S_E] + S[S_E + 1] * S[S_E + 1] + S[S_E + 2] * S[S_E + 2] > \
-                        UNTRUSTED_FROM * UNTRUSTED_FROM:
-                    kb *= UNTRUSTED_KI  # the gyro not followed: its offset is what to learn
+            else:
+                untrusted = S[S_E] * S[S_E] + S[S_E + 1] * S[S_E + 1] + S[S_E + 2] * S[S_E + 2] > \
+                    UNTRUSTED_FROM * UNTRUSTED_FROM
+                if wm < BIAS_RATE_MAX2 or untrusted and \
+                        qx * S[S_QS] + qy * S[S_QS + 1] + qz * S[S_QS + 2] > ACC_SLOW_COS:
+                    kb = ki * dt
+                    if untrusted:
+                        kb *= UNTRUSTED_KI  # the gyro not followed: its offset is what to learn
         n_active = int(S[S_N_ACTIVE])
         for jj in range(n_active):
             j = jj if n_active == 2 else int(S[S_ACTIVE])
