@@ -46,7 +46,9 @@ GYRO_MIN_CORR = 0.3  # a gyro in rad/s follows the accelerometer's turns (0.44 a
 # the gyro's axes against the accelerometer's: how well the turn each order and sign of its
 # columns predicts explains the accelerometer's (a correlation; see gyro_axes)
 GYRO_AXES_MIN_R = 0.5  # another order is taken when it explains at least this much...
-GYRO_AXES_MARGIN = 0.1  # ... and this much more than the file's own (either sign),
+GYRO_AXES_MARGIN = 0.03  # ... and this much more than the file's own (either sign; a file
+# correctly labelled scores its own order best, a swap of two axes it hardly turns about
+# scores 0.04 less and reads depths 5-10 deg shallow),
 GYRO_AXES_MIN_S = 4.0  # ... over this much turning (s): a few reps (a 10-rep set: 9-22 s; the
 # 1 s of a single shallow rep at 10 Hz was once read as another order)
 
