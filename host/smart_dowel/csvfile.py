@@ -576,8 +576,8 @@ def arr_t(reader, t_s):
 
 def _turn_windows(t, acc, gyr, win_s, min_rate_dps, min_s=1.0):
     """The windows of win_s samples over which the accelerometer's direction turns faster than
-    min_rate_dps with no impact at either end: (t, acc, gyr, u, k, moving, rate), the finite
-    samples only, u the unit accelerometer direction, window j from sample j to j + k; None
+    min_rate_dps with no impact at either end: (t, gyr, u, k, moving, rate), the finite samples
+    only, u the unit accelerometer direction, window j from sample j to j + k; None
     with under min_s of such windows (too little movement to tell anything by)."""
     t = np.asarray(t, dtype=float)
     ok = np.isfinite(t) & np.isfinite(acc).all(axis=1) & np.isfinite(gyr).all(axis=1)
@@ -602,7 +602,7 @@ def _turn_windows(t, acc, gyr, win_s, min_rate_dps, min_s=1.0):
     moving = (rate > min_rate_dps) & still[:-k] & still[k:] & (span > 0)
     if moving.sum() * step < min_s:
         return None
-    return t, acc, gyr, u, k, moving, rate
+    return t, gyr, u, k, moving, rate
 
 
 def _window_mean(x, k):
@@ -621,7 +621,7 @@ def gyro_turn_ratio(t, acc, gyr, win_s=GYRO_WIN_S, min_rate_dps=GYRO_MIN_RATE_DP
     found = _turn_windows(t, acc, gyr, win_s, min_rate_dps)
     if found is None:
         return None
-    t, acc, gyr, u, k, moving, rate = found
+    t, gyr, u, k, moving, rate = found
     across = np.linalg.norm(np.cross(gyr, u), axis=1)  # the part that turns gravity
     mean = _window_mean(across, k)
     r = mean[moving] / rate[moving]
@@ -654,7 +654,7 @@ def gyro_axes(t, acc, gyr_dps, win_s=GYRO_WIN_S, min_rate_dps=GYRO_MIN_RATE_DPS,
     found = _turn_windows(t, acc, gyr_dps, win_s, min_rate_dps, min_s)
     if found is None:
         return None
-    t, acc, gyr, u, k, moving, _rate = found
+    t, gyr, u, k, moving, _rate = found
     du = ((u[k:] - u[:-k]) / (t[k:] - t[:-k])[:, None])[moving]
     wm = _window_mean(np.radians(gyr - np.median(gyr, axis=0)), k)[moving]
     um = (u[:-k] + u[k:])[moving]

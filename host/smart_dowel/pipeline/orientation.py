@@ -52,6 +52,7 @@ ACC_SLOW_COS = math.cos(10.0 * DEG)  # ... and the fast one this close: it turns
 # learnt against, whatever the gyro reads (a 30-50 deg/s offset reads as a fast turn, which
 # alone would keep the bias from being learnt). Not otherwise: at the turnarounds of very fast
 # reps it learnt their own acceleration as bias (an outside tester's fast set, 10 -> 9 reps)
+
 # A gyro whose predictions keep missing the accelerometer in the same direction (the error's
 # average over PERSIST_TAU_S, u x v: under 4 deg on every real and simulated recording, 13 deg
 # at most with 10 Hz stalls, 10-60 deg with a 30-50 deg/s offset not yet learnt; a fast
@@ -228,6 +229,7 @@ def _orientation(t, ax, ay, az, gx, gy, gz, ok, has_gyro, tau_a, tau_g, imp, max
                 # reading is no more evidence than any other)
                 kb = STEADY_KI * ki * (dt if dt < STEADY_MAX_DT else STEADY_MAX_DT)
             else:
+                # (not followed as of the last sample: the average error below)
                 untrusted = S[S_E] * S[S_E] + S[S_E + 1] * S[S_E + 1] + S[S_E + 2] * S[S_E + 2] > \
                     UNTRUSTED_FROM * UNTRUSTED_FROM
                 if wm < BIAS_RATE_MAX2 or untrusted and \
