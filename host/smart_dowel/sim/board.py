@@ -97,6 +97,7 @@ class SimBoard:
         self._sensed_us = None
         self._counts = (0, 0, 0)
         self._imu = (0, 0, 0, 0, 0, 0)
+        self._block = self._block_counts = self._block_imu = None  # the body's block, as read
 
     def power_on(self):
         """Ticks start from 0 when the firmware starts (the runner calls this right before)."""
@@ -138,13 +139,16 @@ class SimBoard:
         if self._sensed_us is not None and 0 <= now - self._sensed_us < REFRESH_US:
             return
         self._sensed_us = now
-        s = self.body.sensors_at(self.body_time_s())
-        counts = newtons_to_counts(np.array((s["head_n"], s["midback_n"], s["tailbone_n"])))
-        self._counts = tuple(int(c) for c in counts)
-        self._imu = (
-            _clip16(s["ax_g"] * 1000.0), _clip16(s["ay_g"] * 1000.0), _clip16(s["az_g"] * 1000.0),
-            _clip16(s["gx_dps"] * 10.0), _clip16(s["gy_dps"] * 10.0), _clip16(s["gz_dps"] * 10.0),
-        )
+        blk, i = self.body.block_at(self.body_time_s())
+        if blk is not self._block:
+            # what the ADCs and the IMU read over the whole block, at once
+            c = blk[2]
+            self._block = blk
+            self._block_counts = list(zip(*(newtons_to_counts(c[k]).tolist()
+                                            for k in ("head_n", "midback_n", "tailbone_n"))))
+            self._block_imu = list(zip(*(_clip16_all(c[k] * f) for k, f in _IMU_SCALE)))
+        self._counts = self._block_counts[i]
+        self._imu = self._block_imu[i]
 
     def read_fsr(self, ch):
         self._sense()
@@ -206,5 +210,11 @@ class SimBoard:
         raise BoardReset()
 
 
-def _clip16(x):
-    return max(-32768, min(32767, int(round(x))))
+# the IMU's registers: mg and 0.1 deg/s, in the firmware's order
+_IMU_SCALE = (("ax_g", 1000.0), ("ay_g", 1000.0), ("az_g", 1000.0),
+              ("gx_dps", 10.0), ("gy_dps", 10.0), ("gz_dps", 10.0))
+
+
+def _clip16_all(x):
+    """int16 register values of a numpy column (rounded half to even, as round() does)."""
+    return np.clip(np.round(x), -32768, 32767).astype(int).tolist()

@@ -45,7 +45,7 @@ KIND_FAULTS = {
 # which pad a contact fault takes away: index into (head, midback, tailbone)
 LOST_PAD = {"head-forward": 0, "thoracic-rounding": 1, "lumbar-flexion": 2}
 
-BLOCK_S = 0.1  # sensors_at() renders this much ahead at once (live control waits for it)
+BLOCK_S = 0.25  # sensors_at() renders this much ahead at once (live control waits for it)
 BLOCK_HZ = 1000
 REACTION_S = 0.4  # delay between a live-control key and the start of the movement
 LEAD_IN_S = 3.0  # standing still before the first rep (room for calibration)
@@ -606,18 +606,23 @@ class BodyModel:
         live control schedules after it.
         """
         t_s = float(t_s)
+        blk, i = self.block_at(t_s)
+        d = {k: col[i] for k, col in blk[2].items()}
+        d["t"] = t_s
+        return d
+
+    def block_at(self, t_s):
+        """(block, row) behind sensors_at(t_s): block is (start s, end s, {name: numpy column
+        at BLOCK_HZ}), the same object for every time inside it (a board derives what it
+        sends from it once per block)."""
         blk = self._block
         if blk is None or not blk[0] <= t_s < blk[1]:
             with self._lock:
                 t = t_s + np.arange(int(BLOCK_S * BLOCK_HZ)) / float(BLOCK_HZ)
                 self._now = max(self._now, float(t[-1]))
                 out = self._evaluate(t, self._stream_rng)
-                cols = [out[k].tolist() for k in self._block_keys]
-                blk = self._block = (t_s, t_s + BLOCK_S, cols)
-        i = min(int((t_s - blk[0]) * BLOCK_HZ), int(BLOCK_S * BLOCK_HZ) - 1)
-        d = {k: col[i] for k, col in zip(self._block_keys, blk[2])}
-        d["t"] = t_s
-        return d
+                blk = self._block = (t_s, t_s + BLOCK_S, {k: out[k] for k in self._block_keys})
+        return blk, min(int((t_s - blk[0]) * BLOCK_HZ), int(BLOCK_S * BLOCK_HZ) - 1)
 
     @property
     def now_s(self):
