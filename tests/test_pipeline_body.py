@@ -176,6 +176,22 @@ def test_a_sender_that_repeats_every_reading_still_gets_an_upright_and_a_true_an
     assert angle_rms_deg(result.hinge_deg, d["hinge_deg"], d["on_back"]) < 4.0
 
 
+def test_a_first_shallow_rep_counts_when_the_dowel_arrived_on_the_back_while_the_person_settled():
+    """mixed seed 9 as 10hz-hold: the pads touch at 5.2 s, the person settles 8 deg from
+    there and stands still from 6 s; the first rep, 22 deg at 11.8 s, turns gravity too
+    slowly at 10 Hz for the plane to be known before it. Its unsigned angle was measured from
+    where the dowel arrived, so it rose only 11 deg above standing and was not counted (9 of
+    10); the angle is now measured from where the person held still, soon after arriving."""
+    from bench.pipeline_accuracy import make_variant, samples_of
+
+    body = make_body("mixed", seed=9)
+    d, truth = make_variant(body.render(100), body.truth["reps"], "10hz-hold", 9)
+    result = analyze(samples_of(d))
+    assert result.rep_count == len(truth) == 10
+    assert truth[0]["start_s"] <= result.reps[0].bottom_s <= truth[0]["end_s"]
+    assert abs(result.reps[0].depth_deg - 22.0) < 4.0
+
+
 @pytest.mark.parametrize("seed", (1, 3))
 def test_without_an_upright_the_hinge_trace_is_measured_from_where_each_rep_began(seed):
     """No pads, so no upright (a CSV export without its force columns, starting with the dowel

@@ -28,6 +28,14 @@ PLANE_SETTLED_TURN = (30.0 / RAD) ** 2  # until this much turn, the axis is re-l
 HANDLED_COS = math.cos(4.0 / RAD)  # gravity staying within this of where it was...
 HANDLED_SETTLE_S = 1.0  # ... for this long after the dowel was away: on the back again
 PLANE_MIN_TURN = (6.0 / RAD) ** 2  # more than a person's sway: a real movement  # rad^2 of turn before the plane is known
+# Before any plane, the person settling after the dowel arrived on the back: a pose held still
+# (within REBASE_CALM_COS for HANDLED_SETTLE_S) further than REBASE_COS from the reference,
+# within REBASE_WITHIN_S of taking it, becomes the reference, if nothing since went further
+# from it than REBASE_MAX_COS (the hold at the bottom of a slow first rep is no new reference)
+REBASE_COS = math.cos(3.0 / RAD)
+REBASE_CALM_COS = math.cos(1.5 / RAD)
+REBASE_WITHIN_S = 2.0
+REBASE_MAX_COS = math.cos(10.0 / RAD)
 
 
 # the tick loop's state between calls: the scatter matrix (xx xy xz yy yz zz), the last
@@ -39,12 +47,14 @@ T_LEN = 18
 
 
 @kernel
-def _ticks(G, TK, AW, j0, has_axis, settle_after_away, S, due_j, due_m):
+def _ticks(G, TK, AW, j0, has_axis, settle_after_away, R, S, due_j, due_m):
     """The ticks from j0 on (gravity G at times TK, AW: off the back): the turns' scatter
     matrix, forgetting with PLANE_TAU_S. Writes (tick, matrix) where the axis is due to be
-    re-estimated; returns (ticks done, due points written, -1 or the tick where the dowel,
-    handled, has been held still again with no axis known). Without an axis it returns at
-    the first due point or such tick: what follows is the caller's to say."""
+    re-estimated; returns (ticks done, due points written, -1 or the tick where the dowel has
+    been held still with no axis known, settling): settling False, held still again after it
+    was handled; True, held still after arriving, away from the reference R[:3] (R[3] set:
+    there is one, taken at time R[4]; see REBASE_COS). Without an axis it returns at the first
+    due point or such tick: what follows is the caller's to say."""
     nd = 0
     M = S
     for j in range(j0, len(TK)):
@@ -73,7 +83,7 @@ def _ticks(G, TK, AW, j0, has_axis, settle_after_away, S, due_j, due_m):
             S[T_V], S[T_V + 1], S[T_V + 2] = v0, v1, v2
             S[T_T] = TK[j]
             if settled and not has_axis:
-                return j + 1, nd, j
+                return j + 1, nd, j, False
             continue
         if S[T_HAS_V] != 0.0:
             # the turn since the last tick, as a rotation vector (cross product)
@@ -106,8 +116,21 @@ def _ticks(G, TK, AW, j0, has_axis, settle_after_away, S, due_j, due_m):
             due_m[nd, 2, 0], due_m[nd, 2, 1], due_m[nd, 2, 2] = M[2], M[4], M[5]
             nd += 1
             if not has_axis:
-                return j + 1, nd, -1
-    return len(TK), nd, -1
+                return j + 1, nd, -1, False
+        if not has_axis and R[3] != 0.0 and TK[j] - R[4] <= REBASE_WITHIN_S:
+            # no plane yet: the angle is the plain one from the reference, which may have been
+            # taken while the person was still settling (arriving on the back); a pose held
+            # still elsewhere is where they stand, and the angle is measured from there
+            if S[T_HAS_CALM] == 0.0 or \
+                    S[T_CALM] * v0 + S[T_CALM + 1] * v1 + S[T_CALM + 2] * v2 < REBASE_CALM_COS:
+                S[T_HAS_CALM] = 1.0
+                S[T_CALM], S[T_CALM + 1], S[T_CALM + 2] = v0, v1, v2
+                S[T_CALM_T] = TK[j]
+            elif TK[j] - S[T_CALM_T] >= HANDLED_SETTLE_S and \
+                    R[0] * v0 + R[1] * v1 + R[2] * v2 < REBASE_COS:
+                S[T_HAS_CALM] = 0.0
+                return j + 1, nd, j, True
+    return len(TK), nd, -1, False
 
 
 def _cross(a, b):
@@ -125,6 +148,7 @@ class Inclination:
         self.tick_state = np.zeros(T_LEN)  # the turns' scatter matrix, the last tick, ticks
         self.axis = None  # unit normal of the plane of motion (sensor frame)
         self.ref = None  # reference gravity direction: theta = 0
+        self._ref_t = 0.0  # when it was taken on arriving on the back (-inf: not then)
         self.far = None  # before any plane: the reading farthest from the reference
         self.e1 = self.e2 = None
         self.tick = None  # index of the last tick taken
@@ -215,6 +239,12 @@ class Inclination:
                 best = c.copy()
         return best if best is not None else self.ref
 
+    def _unmoved(self, gp, lo, hi):
+        """No reading of gp[lo:hi] (or earlier) further from the reference than
+        REBASE_MAX_COS."""
+        far = self._farthest(gp, lo, hi)
+        return bool(far @ self.ref >= REBASE_MAX_COS)
+
     def update(self, t, g, away=None, g_plane=None, settle_after_away=False):
         """settle_after_away: after an away spell (a table, no pads to say when it is back on
         the back), turns count for the plane only once gravity has been held still again."""
@@ -233,6 +263,7 @@ class Inclination:
             on = idx if away is None else idx[~np.asarray(away, dtype=bool)[idx]]
             if len(on):
                 self.ref = g[on[0]].copy()  # the first reading with the dowel on the back
+                self._ref_t = float(t[on[0]])
                 ref_from = int(on[0])
             else:
                 ref_from = n
@@ -254,17 +285,29 @@ class Inclination:
         due_j = np.empty(len(starts), dtype=np.int64)
         due_m = np.empty((len(starts), 3, 3))
         j = 0
+        R = np.zeros(5)
         while j < len(starts):
-            j, nd, calm = _ticks(G, TK, AW, j, self.axis is not None, bool(settle_after_away),
-                                 self.tick_state, due_j, due_m)
+            if self.ref is not None:
+                R[:3], R[3], R[4] = self.ref, 1.0, self._ref_t
+            j, nd, calm, settling = _ticks(G, TK, AW, j, self.axis is not None,
+                                           bool(settle_after_away), R, self.tick_state, due_j,
+                                           due_m)
             if calm >= 0:
                 k = int(starts[calm])
-                if self.axis is None and np.isfinite(g[k, 0]):
+                if self.axis is None and np.isfinite(g[k, 0]) and (
+                        not settling
+                        or self._unmoved(gp, refs[-1][0] if len(refs) > 1 else ref_from, k + 1)):
                     # no plane yet: the angle is measured from here, on the back, not from
-                    # where the dowel lay
+                    # where the dowel lay (or where it arrived, the person still settling)
                     self.ref = g[k].copy()
                     refs.append((k, self.ref))
-                    self.rebased.append(k)
+                    if not settling:
+                        # the angle jumps (from where the dowel lay): no rep spans it. Held
+                        # still after handling, there is no settling to follow either
+                        self.rebased.append(k)
+                        self._ref_t = -math.inf
+                    # (settling, it moves a few degrees towards 0, where the person stands:
+                    # no rep starts or ends in that, so the segmentation goes on through it)
                     self.far = None
             if not nd:
                 continue
