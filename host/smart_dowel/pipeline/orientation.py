@@ -64,6 +64,14 @@ UNTRUSTED_FROM = math.sin(10.0 * DEG)
 UNTRUSTED_FULL = math.sin(20.0 * DEG)
 UNTRUSTED_KI = 4.0  # meanwhile its bias is learnt this many times faster
 
+# A jolt whose |a| happens to be near 1 g (a 1.5 g knock against gravity at 125-155 deg) is
+# told by its direction: further from the last reading taken as gravity than a body turns
+# (JOLT_DEG, and JOLT_RATE_DPS for the time since) is not gravity, until the readings come back
+# within that, or for JOLT_MAX_S at most (then the dowel is somewhere else now)
+JOLT_DEG = 30.0
+JOLT_RATE_DPS = 300.0
+JOLT_MAX_S = 0.25
+
 
 @kernel
 def _turn(vx, vy, vz, wx, wy, wz, dt):
@@ -82,9 +90,10 @@ def _turn(vx, vy, vz, wx, wy, wz, dt):
 # the filter's state between calls: one float64 array (flags 0/1 where a value may be absent)
 (S_HAS_T, S_T, S_RAW_N, S_RAW, S_HAS_Q, S_Q, S_INN, S_HAS_PG, S_PG, S_HAS_BETTER, S_BETTER,
  S_N_ACTIVE, S_ACTIVE, S_SETTLED, S_A_REST, S_SIGN, S_HAS_GM, S_GM, S_GVAR, S_HAS_REST,
- S_REST, S_REST_Q, S_HAS_QS, S_QS, S_E) = (0, 1, 2, 3, 9, 10, 13, 15, 16, 19, 20, 21, 22, 23,
-                                           24, 25, 26, 27, 30, 31, 32, 33, 36, 37, 40)
-S_LEN = 43
+ S_REST, S_REST_Q, S_HAS_QS, S_QS, S_E, S_HAS_UT, S_UT, S_UT_T) = (
+    0, 1, 2, 3, 9, 10, 13, 15, 16, 19, 20, 21, 22, 23, 24, 25, 26, 27, 30, 31, 32, 33, 36, 37,
+    40, 43, 44, 47)
+S_LEN = 48
 
 
 @kernel
@@ -132,6 +141,15 @@ def _orientation(t, ax, ay, az, gx, gy, gz, ok, has_gyro, tau_a, tau_g, imp, max
         a_rest = S[S_A_REST]
         dev = abs(na - a_rest)
         trust = 1.0 - dev / imp  # 1 at rest, 0 at an impact: never trusted beyond it
+        if trust > 0.0 and S[S_HAS_UT] != 0.0:
+            el = ti - S[S_UT_T]
+            if el <= JOLT_MAX_S and ux * S[S_UT] + uy * S[S_UT + 1] + uz * S[S_UT + 2] < \
+                    math.cos((JOLT_DEG + JOLT_RATE_DPS * el) * DEG):
+                trust = 0.0  # a jolt, not gravity
+        if trust > 0.0:
+            S[S_HAS_UT] = 1.0
+            S[S_UT], S[S_UT + 1], S[S_UT + 2] = ux, uy, uz
+            S[S_UT_T] = ti
         if S[S_HAS_Q] == 0.0:
             if trust <= 0.0:
                 continue
