@@ -8,7 +8,9 @@ calls, so a stream cut anywhere gives the batch result.
 What real sensors do, and what this stage does about it:
 - a sender that repeats a sample (sample-and-hold, a stalled bus) gives exact copies: they are
   missing data (NaN out, the state untouched), never stillness;
-- an impact (|a| far from 1 g) is not gravity: the accelerometer is blanked, never trusted;
+- an impact (|a| far from 1 g, or its direction jumping further than a body turns) is not
+  gravity: the accelerometer is blanked, never trusted (without a gyro, a spell longer than an
+  impact is a fast movement and counts again at a reduced weight: see LONG_BLANK_S);
 - the gyroscope's sign against the accelerometer's frame is not assumed: it is learnt from the
   data (the turn the gyro predicts against the turn the accelerometer sees) before the gyro is
   used, so a reversed or left-handed gyro frame works;
@@ -71,6 +73,12 @@ UNTRUSTED_KI = 4.0  # meanwhile its bias is learnt this many times faster
 JOLT_DEG = 30.0
 JOLT_RATE_DPS = 300.0
 JOLT_MAX_S = 0.25
+# Without a gyro, |a| far from 1 g for longer than an impact lasts is a fast movement's own
+# acceleration (a rep done in a second reads 1.4-1.9 g at a trunk-worn sensor for most of it):
+# blanking it all would hold the angle still through the rep. After LONG_BLANK_S such
+# readings count again, at LONG_BLANK_TRUST of a still one's weight (up to 1 g off)
+LONG_BLANK_S = 0.15
+LONG_BLANK_TRUST = 0.3
 
 
 @kernel
@@ -90,10 +98,10 @@ def _turn(vx, vy, vz, wx, wy, wz, dt):
 # the filter's state between calls: one float64 array (flags 0/1 where a value may be absent)
 (S_HAS_T, S_T, S_RAW_N, S_RAW, S_HAS_Q, S_Q, S_INN, S_HAS_PG, S_PG, S_HAS_BETTER, S_BETTER,
  S_N_ACTIVE, S_ACTIVE, S_SETTLED, S_A_REST, S_SIGN, S_HAS_GM, S_GM, S_GVAR, S_HAS_REST,
- S_REST, S_REST_Q, S_HAS_QS, S_QS, S_E, S_HAS_UT, S_UT, S_UT_T) = (
+ S_REST, S_REST_Q, S_HAS_QS, S_QS, S_E, S_HAS_UT, S_UT, S_UT_T, S_OK_T) = (
     0, 1, 2, 3, 9, 10, 13, 15, 16, 19, 20, 21, 22, 23, 24, 25, 26, 27, 30, 31, 32, 33, 36, 37,
-    40, 43, 44, 47)
-S_LEN = 48
+    40, 43, 44, 47, 48)
+S_LEN = 49
 
 
 @kernel
@@ -141,6 +149,10 @@ def _orientation(t, ax, ay, az, gx, gy, gz, ok, has_gyro, tau_a, tau_g, imp, max
         a_rest = S[S_A_REST]
         dev = abs(na - a_rest)
         trust = 1.0 - dev / imp  # 1 at rest, 0 at an impact: never trusted beyond it
+        if trust > 0.0:
+            S[S_OK_T] = ti
+        elif not has_gyro and S[S_HAS_Q] != 0.0 and ti - S[S_OK_T] > LONG_BLANK_S and dev < 1.0:
+            trust = LONG_BLANK_TRUST
         if trust > 0.0 and S[S_HAS_UT] != 0.0:
             el = ti - S[S_UT_T]
             if el <= JOLT_MAX_S and ux * S[S_UT] + uy * S[S_UT + 1] + uz * S[S_UT + 2] < \
