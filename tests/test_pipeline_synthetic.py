@@ -390,3 +390,45 @@ def test_a_gyro_offset_too_large_to_learn_at_once_still_counts_every_rep(offset)
         assert result.rep_count == 6, seed
         for rep, (start, bottom, end, _depth) in zip(result.reps, s.reps):
             assert start <= rep.bottom_s <= end, seed
+
+
+def _keyframed(events):
+    """A trunk inclination through (start s, duration s, from deg, to deg) moves."""
+    def fn(tl):
+        th = np.full(len(tl), float(events[0][2]))
+        for t0, dur, a, b in events:
+            m = tl >= t0
+            th[m] = a + (b - a) * ds.ramp((tl[m] - t0) / dur)
+        return {"theta_deg": th}
+    return fn
+
+
+def _first_moves_then_reps(first, base, depths, seed):
+    """The first moves of a recording, then slow shallow reps from `base`: 50 Hz, no gyro, no
+    pads (a trunk-worn sensor), the data beginning 0.3 s before the first move."""
+    ev = list(first)
+    t = ev[-1][0] + ev[-1][1] + 1.5
+    for depth in depths:
+        ev += [(t, 1.5, base, base + depth), (t + 2.0, 1.5, base + depth, base)]
+        t += 5.0
+    s = ds.Script(rate_hz=1000, lead_s=0.0).custom(t + 2.0, _keyframed(ev))
+    d = s.render(mount=ds.random_rotation(seed), sway_deg=0.3, seed=seed, tail_s=0.0)
+    d = ds.drop_gyro({k: v for k, v in d.items() if not k.endswith("_n")})
+    return ds.decimate(d, 1000, 50)
+
+
+def test_a_person_who_settles_back_before_hinging_forward_has_every_shallow_rep_counted():
+    """Stepping back 4.5 deg just after the data began, then 15-20 deg reps forward through
+    where the data began: before the plane of motion was known, the angle had no sign, so the
+    first rep read 4.5 deg back to 0 and only 10.5 deg on (5 of 6)."""
+    d = _first_moves_then_reps([(0.3, 0.3, 0.0, -4.5)], -4.5, (15, 18, 16, 20, 17, 19), seed=0)
+    assert count(d) == 6
+
+
+def test_a_pause_on_the_way_down_of_the_first_rep_is_not_taken_for_where_the_person_stands():
+    """Leaning 5.5 deg, holding it 1.3 s, then on down to 15 deg and back up to 0: a pose held
+    still soon after the data began had been taken as the reference, and the first rep rose
+    only 9.5 deg from it (5 of 6)."""
+    first = [(0.3, 0.3, 0.0, 5.5), (1.9, 1.5, 5.5, 15.0), (3.9, 1.5, 15.0, 0.0)]
+    d = _first_moves_then_reps(first, 0.0, (18, 16, 20, 17, 19), seed=1)
+    assert count(d) == 6

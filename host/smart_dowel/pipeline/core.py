@@ -730,7 +730,10 @@ class Pipeline:
         out[known] = (s * (theta - up_theta))[known]
         upv = self.calibration.upright
         if upv is not None:
-            plain = np.degrees(np.arccos(np.clip(np.asarray(g, dtype=float) @ np.asarray(upv), -1.0, 1.0)))
+            g = np.asarray(g, dtype=float)
+            upv = np.asarray(upv, dtype=float)
+            c = g[:, 0] * upv[0] + g[:, 1] * upv[1] + g[:, 2] * upv[2]  # (the bits of any batching)
+            plain = np.degrees(np.arccos(np.clip(c, -1.0, 1.0)))
             no_plane = ~known & np.isfinite(plain)
             out[no_plane] = plain[no_plane]
         return out
@@ -775,7 +778,8 @@ class Pipeline:
                 prev[0], tprev[0] = self._prev_g, self._prev_t
             else:
                 prev[0], tprev[0] = gv[0], t_arr[idx[0]]
-            dots = np.einsum("ij,ij->i", gv, prev)
+            # (element by element: the same bits whatever the batch's length)
+            dots = gv[:, 0] * prev[:, 0] + gv[:, 1] * prev[:, 1] + gv[:, 2] * prev[:, 2]
             turn_ok = dots >= np.cos(math.radians(cfg.still_rate_dps) * (t_arr[idx] - tprev))
             cand[idx] = turn_ok & on[idx].all(axis=1) & ~away[idx]
             self._prev_g, self._prev_t = gv[-1].copy(), float(t_arr[idx[-1]])

@@ -28,14 +28,36 @@ PLANE_SETTLED_TURN = (30.0 / RAD) ** 2  # until this much turn, the axis is re-l
 HANDLED_COS = math.cos(4.0 / RAD)  # gravity staying within this of where it was...
 HANDLED_SETTLE_S = 1.0  # ... for this long after the dowel was away: on the back again
 PLANE_MIN_TURN = (6.0 / RAD) ** 2  # more than a person's sway: a real movement  # rad^2 of turn before the plane is known
-# Before any plane, the person settling after the dowel arrived on the back: a pose held still
-# (within REBASE_CALM_COS for HANDLED_SETTLE_S) further than REBASE_COS from the reference,
-# within REBASE_WITHIN_S of taking it, becomes the reference, if nothing since went further
-# from it than REBASE_MAX_COS (the hold at the bottom of a slow first rep is no new reference)
+# Before any plane, the person settling after the dowel arrived on the back (off it before:
+# not when the data begins with it there): a pose held still (within REBASE_CALM_COS for
+# HANDLED_SETTLE_S) further than REBASE_COS from the reference, within REBASE_WITHIN_S of taking
+# it, becomes the reference, if nothing since went further from it than REBASE_MAX_COS (the
+# hold at the bottom of a slow first rep is no new reference). A pause on the way down of a
+# first rep, right after the data began, is no new reference either
 REBASE_COS = math.cos(3.0 / RAD)
 REBASE_CALM_COS = math.cos(1.5 / RAD)
 REBASE_WITHIN_S = 2.0
 REBASE_MAX_COS = math.cos(10.0 / RAD)
+# Before any plane, the angle from the reference is signed. The first pose held (within
+# LEAD_HOLD_COS for LEAD_HOLD_S) further than LEAD_COS from it gives the way that reads
+# positive (a reading the onset of a movement throws the other way, or the dowel still moving
+# as it arrives, gives none); each excursion further than LEAD_COS takes its sign as it leaves
+# and keeps it until it is back within: negative when it leaves within LEAD_BACK_COS of the
+# opposite way, positive any other way (within LEAD_COS, the same rule sample by sample; all
+# positive before the way is known). A person who settles back a few degrees, then hinges
+# forward through the reference, reads one continuous angle; a turn far from the reference
+# never changes sign (no jump of twice the angle at the bottom of a rep)
+LEAD_COS = math.cos(4.0 / RAD)
+LEAD_HOLD_COS = math.cos(1.5 / RAD)
+LEAD_HOLD_S = 0.3
+LEAD_BACK_COS = 0.5
+SIN_LEAD = math.sqrt(1.0 - LEAD_COS * LEAD_COS)
+# the state of _pre_angles between calls: the positive way (3), whether there is one, the sign
+# of the excursion under way (0: within LEAD_COS), the farthest reading (3), its cosine to the
+# reference and sign, whether there is one; the pose being held (3), since when, whether any
+P_LEAD, P_HAS_LEAD, P_SIGN, P_FAR, P_FAR_C, P_FAR_SIGN, P_HAS_FAR = 0, 3, 4, 5, 8, 9, 10
+P_HOLD, P_HOLD_T, P_HAS_HOLD = 11, 14, 15
+P_LEN = 16
 
 
 # the tick loop's state between calls: the scatter matrix (xx xy xz yy yz zz), the last
@@ -133,6 +155,55 @@ def _ticks(G, TK, AW, j0, has_axis, settle_after_away, R, S, due_j, due_m):
     return len(TK), nd, -1, False
 
 
+@kernel
+def _pre_angles(T, X, ref, P, out):
+    """out[i] = the signed angle (deg) of X[i] (at time T[i]) from ref before any plane (see
+    LEAD_COS), NaN where X[i] is; P carries the state."""
+    r0, r1, r2 = ref[0], ref[1], ref[2]
+    for i in range(len(X)):
+        x0, x1, x2 = X[i, 0], X[i, 1], X[i, 2]
+        if x0 != x0:
+            out[i] = math.nan
+            continue
+        c = x0 * r0 + x1 * r1 + x2 * r2
+        c = -1.0 if c < -1.0 else (1.0 if c > 1.0 else c)
+        u0, u1, u2 = x0 - c * r0, x1 - c * r1, x2 - c * r2
+        un = math.sqrt(u0 * u0 + u1 * u1 + u2 * u2)
+        inside = c >= LEAD_COS
+        if P[P_HAS_LEAD] == 0.0:
+            if inside:
+                P[P_HAS_HOLD] = 0.0
+            elif P[P_HAS_HOLD] == 0.0 or \
+                    x0 * P[P_HOLD] + x1 * P[P_HOLD + 1] + x2 * P[P_HOLD + 2] < LEAD_HOLD_COS:
+                P[P_HAS_HOLD] = 1.0
+                P[P_HOLD], P[P_HOLD + 1], P[P_HOLD + 2] = x0, x1, x2
+                P[P_HOLD_T] = T[i]
+            elif T[i] - P[P_HOLD_T] >= LEAD_HOLD_S:
+                P[P_HAS_LEAD] = 1.0
+                P[P_LEAD], P[P_LEAD + 1], P[P_LEAD + 2] = u0 / un, u1 / un, u2 / un
+        sg = 1.0
+        if P[P_HAS_LEAD] != 0.0 and \
+                u0 * P[P_LEAD] + u1 * P[P_LEAD + 1] + u2 * P[P_LEAD + 2] < -LEAD_BACK_COS * un:
+            sg = -1.0
+        if inside:
+            P[P_SIGN] = 0.0
+        elif P[P_SIGN] == 0.0:
+            P[P_SIGN] = sg  # leaving: the excursion's sign, kept until it is back
+        else:
+            sg = P[P_SIGN]
+        if P[P_HAS_FAR] == 0.0 or c < P[P_FAR_C]:
+            P[P_HAS_FAR] = 1.0
+            P[P_FAR], P[P_FAR + 1], P[P_FAR + 2] = x0, x1, x2
+            P[P_FAR_C], P[P_FAR_SIGN] = c, sg
+        out[i] = sg * math.acos(c) * (180.0 / math.pi)
+
+
+def _dot(X, v):
+    """X @ v for an n x 3 X, element by element: the same bits for a sample whatever the
+    length of the batch it came in (a matrix product may round by the batch's size)."""
+    return X[:, 0] * v[0] + X[:, 1] * v[1] + X[:, 2] * v[2]
+
+
 def _cross(a, b):
     """np.cross of two 3-vectors, the same arithmetic without its overhead."""
     a0, a1, a2 = a.tolist()
@@ -142,14 +213,18 @@ def _cross(a, b):
 
 class Inclination:
     """update(t, g, away) -> (theta (deg, NaN where g is missing), signed (bool): the plane
-    was known; before it, theta is the unsigned angle from the first reading on the back)."""
+    was known; before it, theta is the angle from the first reading on the back, signed by
+    the first way gravity moved from there: see LEAD_COS)."""
 
     def __init__(self):
         self.tick_state = np.zeros(T_LEN)  # the turns' scatter matrix, the last tick, ticks
         self.axis = None  # unit normal of the plane of motion (sensor frame)
         self.ref = None  # reference gravity direction: theta = 0
         self._ref_t = 0.0  # when it was taken on arriving on the back (-inf: not then)
+        self._away_before = False  # readings came before the reference, off the back
         self.far = None  # before any plane: the reading farthest from the reference
+        self.pre_state = np.zeros(P_LEN)  # before any plane: the signed angle's (_pre_angles)
+        self._pre_ref = None  # (the reference it belongs to)
         self.e1 = self.e2 = None
         self.tick = None  # index of the last tick taken
         self.last_theta = None
@@ -245,6 +320,19 @@ class Inclination:
         far = self._farthest(gp, lo, hi)
         return bool(far @ self.ref >= REBASE_MAX_COS)
 
+    def _pre(self, ref, t, x, state=None):
+        """The signed angles (deg) of the readings x from ref before any plane, carrying on
+        the state kept for ref (or the given one)."""
+        if state is None:
+            if self._pre_ref is not ref:
+                self._pre_ref, self.pre_state = ref, np.zeros(P_LEN)
+            state = self.pre_state
+        out = np.empty(len(x))
+        _pre_angles(np.ascontiguousarray(t, dtype=np.float64),
+                    np.ascontiguousarray(x, dtype=np.float64),
+                    np.ascontiguousarray(ref, dtype=np.float64), state, out)
+        return out
+
     def update(self, t, g, away=None, g_plane=None, settle_after_away=False):
         """settle_after_away: after an away spell (a table, no pads to say when it is back on
         the back), turns count for the plane only once gravity has been held still again."""
@@ -263,9 +351,12 @@ class Inclination:
             on = idx if away is None else idx[~np.asarray(away, dtype=bool)[idx]]
             if len(on):
                 self.ref = g[on[0]].copy()  # the first reading with the dowel on the back
-                self._ref_t = float(t[on[0]])
+                # taken as it arrived there (off the back before): the person may be settling
+                arrived = self._away_before or on[0] > idx[0]
+                self._ref_t = float(t[on[0]]) if arrived else -math.inf
                 ref_from = int(on[0])
             else:
+                self._away_before = True
                 ref_from = n
         # the first valid sample of each new tick (data time, so any rate learns alike)
         ticks = np.floor(t[idx] / TICK_S).astype(np.int64)
@@ -319,11 +410,18 @@ class Inclination:
                 before = self.e1
                 axis = Vd[:, -1]
                 if self.axis is None and self.ref is not None:
-                    # the first plane: its sign makes the movement so far positive, as the
-                    # unsigned angle before it read (the farthest pose from the reference, not
-                    # the pose now, which may be back by the reference)
-                    far = self._farthest(gp, refs[-1][0] if len(refs) > 1 else ref_from, k + 1)
-                    if np.cross(self.ref, far) @ axis < 0.0:
+                    # the first plane: its sign keeps the angle as it read before (at the pose
+                    # now, if it is out by the reference and in this plane; else at the farthest)
+                    # or, nothing having gone out that far, makes the farthest pose positive
+                    lo_ref = refs[-1][0] if len(refs) > 1 else ref_from
+                    st = self.pre_state.copy() if self._pre_ref is self.ref else np.zeros(P_LEN)
+                    pre = self._pre(self.ref, t[lo_ref:k + 1], gp[lo_ref:k + 1], st)
+                    x, sg = st[P_FAR:P_FAR + 3], st[P_FAR_SIGN]
+                    if st[P_HAS_LEAD] == 0.0:
+                        x, sg = self._farthest(gp, lo_ref, k + 1), 1.0
+                    elif np.isfinite(pre[-1]) and abs(np.cross(self.ref, gp[k]) @ axis) >= SIN_LEAD:
+                        x, sg = gp[k], math.copysign(1.0, pre[-1])
+                    if (np.cross(self.ref, x) @ axis) * sg < 0.0:
                         axis = -axis
                 self._set_axis(axis, g[k])
                 if self.e1 is not before:
@@ -343,17 +441,18 @@ class Inclination:
             if e1 is None:
                 lo = max(lo, ref_from)
                 # no plane yet: the plain angle from the reference (of the accelerometer's own
-                # estimate, which a gyro of the wrong sign cannot mislead)
+                # estimate, which a gyro of the wrong sign cannot mislead), signed by the first
+                # way it moved (LEAD_COS)
                 for m, (r0, ref) in enumerate(refs):
                     a = max(lo, r0)
                     b = min(hi, refs[m + 1][0]) if m + 1 < len(refs) else hi
                     if ref is not None and b > a:
-                        theta[a:b] = np.degrees(np.arccos(np.clip(gp[a:b] @ ref, -1.0, 1.0)))
+                        theta[a:b] = self._pre(ref, t[a:b], gp[a:b])
                 continue
             else:
-                theta[lo:hi] = np.arctan2(gg @ e2, gg @ e1) * RAD
+                theta[lo:hi] = np.arctan2(_dot(gg, e2), _dot(gg, e1)) * RAD
                 signed[lo:hi] = True
-                off[lo:hi] = np.abs(gg @ _cross(e1, e2))
+                off[lo:hi] = np.abs(_dot(gg, _cross(e1, e2)))
         theta[~valid] = np.nan
         idx = np.flatnonzero(np.isfinite(theta))
         if not len(idx):
