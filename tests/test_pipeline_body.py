@@ -271,6 +271,22 @@ def test_a_rushed_first_rep_with_a_reversed_gyro_counts_live_and_in_batch(seed):
         assert same_reps(stream(s, batch), result.reps)
 
 
+def test_data_that_joins_as_the_person_comes_up_the_last_degrees_finds_where_they_stand():
+    """squat seed 8 joined 0.1 s before the end of its second rep's ascent (15 deg to go):
+    the angle crept another 11 deg over the next 2 s as the orientation settled, still within
+    the band that says the data began with the person standing, and the first reading was
+    kept as where they stand; the stands between reps were then taken for the reps (2 of
+    3). Where they held still is where they stand."""
+    from bench.pipeline_accuracy import make_variant, reps_match, samples_of
+
+    body = make_body("squat", seed=8)
+    d, truth = make_variant(body.render(100), body.truth["reps"], "mid-set", 8)
+    assert d["hinge_deg"][0] > 12.0 and len(truth) == 3
+    result = analyze(samples_of(d))
+    assert result.rep_count == 3
+    assert reps_match(result.reps, truth)
+
+
 @pytest.mark.parametrize("scenario, seed", (("good", 2), ("shallow", 3), ("squat", 3)))
 def test_data_joined_in_the_hold_at_the_bottom_is_put_right_by_calibrating_at_standing(scenario, seed):
     """Data that joins a set while the patient holds the bottom of a rep, every pad on, reads

@@ -846,7 +846,10 @@ class Pipeline:
                     elif abs(x - opening[0]) > band or not ALLON[i]:
                         opening = (x, ti, opening[2])
                     elif ti - opening[1] >= cfg.first_still_s:
+                        # home is where they held still (the data may have begun as they
+                        # came up the last few degrees, or as the orientation settled)
                         joined = False
+                        home = x
                 if joined:
                     # home is then where the person keeps coming back to and stays: the pose
                     # held still longest, recent stillness counting most
