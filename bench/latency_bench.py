@@ -23,6 +23,7 @@ and the simulator in the app's process, which is what `dowel demo` does (SimSour
     .venv/bin/python bench/latency_bench.py --cpu [seconds]   # the screen's own CPU use
     .venv/bin/python bench/latency_bench.py --cpu-record [seconds]   # dowel record's, to compare
     .venv/bin/python bench/latency_bench.py --cpu-demo [seconds]   # dowel demo's (simulator inside)
+    .venv/bin/python bench/latency_bench.py --cpu-demo [seconds] [runs]   # the mean of runs
 """
 
 import json
@@ -432,6 +433,59 @@ def _cue_dowel(hold_s, warmup_s):
     return CueDowel()
 
 
+def _cue_dowel_child(hold_s, warmup_s):
+    """`--cue-dowel`: the cue dowel in a process of its own (so the terminal emulator's
+    parsing in the bench cannot starve it): prints PORT, then each change as `t head_on`,
+    until stdin closes."""
+    dev = _cue_dowel(hold_s, warmup_s)
+    print("PORT", dev.path, flush=True)
+    sent = 0
+    stop = threading.Event()
+    threading.Thread(target=lambda: (sys.stdin.read(), stop.set()), daemon=True).start()
+    while True:
+        done = stop.wait(0.05)
+        changes = dev.changes[sent:]
+        sent += len(changes)
+        for t, on in changes:
+            print("%.6f %d" % (t, on), flush=True)
+        if done:
+            break
+    dev.unplug()
+
+
+class _CueDowelProcess:
+    """The cue dowel in a child process: .path, .changes (as _cue_dowel's), .unplug()."""
+
+    def __init__(self, hold_s, warmup_s):
+        self.changes = []
+        self.proc = subprocess.Popen(
+            [sys.executable, os.path.abspath(__file__), "--cue-dowel", repr(hold_s),
+             repr(warmup_s)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+            env=dict(os.environ, PYTHONPATH=os.pathsep.join(
+                p for p in (ROOT, os.environ.get("PYTHONPATH")) if p)))
+        line = self.proc.stdout.readline().split()
+        if len(line) != 2 or line[0] != "PORT":
+            self.proc.kill()
+            raise RuntimeError("the cue dowel said %r" % (line,))
+        self.path = line[1]
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            t, on = line.split()
+            self.changes.append((float(t), on == "1"))
+
+    def unplug(self):
+        self.proc.stdin.close()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self._reader.join(5)
+
+
 def measure_cue(duration_s=CUE_DURATION_S, hold_s=CUE_HOLD_S, extra_args=(), sound=False):
     """Run `dowel ui --port` on a pty against the cue dowel for duration_s; returns
     {"lost_ms": [...], "back_ms": [...], "missed": n, "changes": n}.
@@ -447,7 +501,7 @@ def measure_cue(duration_s=CUE_DURATION_S, hold_s=CUE_HOLD_S, extra_args=(), sou
 
     import pyte
 
-    dev = _cue_dowel(hold_s, CUE_WARMUP_S)
+    dev = _CueDowelProcess(hold_s, CUE_WARMUP_S)
     cols, rows = SIZE
     term = pyte.Screen(cols, rows)
     stream = pyte.ByteStream(term)
@@ -715,8 +769,18 @@ def run(duration_s=DURATION_S):
 
 
 if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] in ("-h", "--help"):
+        print(__doc__.split("\n\n    ", 1)[1].rstrip())
+        sys.exit(0)
+    if len(sys.argv) > 1 and sys.argv[1].startswith("-") and sys.argv[1] not in (
+            "--child", "--sound-child", "--cue-dowel", "--sound", "--cpu", "--cpu-record",
+            "--cpu-demo", "--screen", "--cue"):
+        sys.exit("latency_bench: unknown option %s (--help lists them)" % sys.argv[1])
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
         _child(sys.argv[2], float(sys.argv[3]), int(sys.argv[4]))
+        sys.exit(0)
+    if len(sys.argv) > 1 and sys.argv[1] == "--cue-dowel":
+        _cue_dowel_child(float(sys.argv[2]), float(sys.argv[3]))
         sys.exit(0)
     if len(sys.argv) > 1 and sys.argv[1] == "--sound-child":
         _sound_child(int(sys.argv[2]), sys.argv[3:])
@@ -728,9 +792,18 @@ if __name__ == "__main__":
         sys.exit(0)
     if len(sys.argv) > 1 and sys.argv[1] in ("--cpu", "--cpu-record", "--cpu-demo"):
         secs = float(sys.argv[2]) if len(sys.argv) > 2 else CPU_DURATION_S
+        runs = int(sys.argv[3]) if len(sys.argv) > 3 else 1
         command = {"--cpu": "ui", "--cpu-record": "record", "--cpu-demo": "demo"}[sys.argv[1]]
-        for k, v in measure_screen_cpu(secs, command=command).items():
-            print("%-34s %s" % (k, v))
+        pcts = []
+        for _ in range(runs):
+            res = measure_screen_cpu(secs, command=command)
+            for k, v in res.items():
+                print("%-34s %s" % (k, v))
+                if k.endswith("cpu_pct_of_core"):
+                    pcts.append(v)
+        if runs > 1:
+            print("%-34s %s (%s)" % ("mean_cpu_pct_of_core", round(sum(pcts) / len(pcts), 1),
+                                     ", ".join("%.1f" % p for p in pcts)))
         sys.exit(0)
     if len(sys.argv) > 1 and sys.argv[1] == "--screen":
         secs = float(sys.argv[2]) if len(sys.argv) > 2 else DURATION_S

@@ -145,3 +145,56 @@ def test_ticks_wrap_like_the_rp2040():
     t_us = [m.t_us for m in samples(_decode(board))]
     assert min(t_us) < 600000 < (1 << 30) - 600000 < max(t_us)  # wrapped during the run
     assert np.abs(np.diff(t_us) % (1 << 30) - 10000).max() <= 10
+
+
+def test_a_paced_clock_sends_every_slot_in_bursts_and_a_stalled_host_loses_none():
+    """The demo's board (PacedClock): the firmware's schedule runs a burst at a time; every
+    sample is stamped on its slot, leaves at or after that time and within about the burst,
+    and a host that stalls the simulator gets the missed slots late, not dropped."""
+    import time
+
+    from smart_dowel.sim.board import PacedClock
+
+    left = []  # (host monotonic when the frame was written, frame)
+
+    def out(buf):
+        left.append((time.monotonic(), bytes(buf)))
+        return True
+
+    clock = PacedClock(burst_s=0.03)
+    board = SimBoard(make_body("good", reps=3, seed=2), clock, out=out)
+    board.power_on()
+    fw = Firmware(board, rate_hz=100, autostart=True)
+    t0 = time.monotonic()
+    stalled = False
+    while time.monotonic() - t0 < 1.5:
+        fw.poll()
+        if not stalled and time.monotonic() - t0 > 0.5:
+            time.sleep(0.3)  # the host busy elsewhere
+            stalled = True
+    dec = P.StreamDecoder()
+    got = [(t, m) for t, f in left for m in dec.feed(f) if m.name == "sample"]
+    t_us = np.array([m.t_us for _, m in got])
+    assert len(got) >= 140  # 1.5 s at 100 Hz, the stall included
+    steps = np.diff(t_us)
+    assert np.all(np.abs(steps - 10000) < 100), sorted(set(steps.tolist()))
+    assert not any(m.flags & P.FLAG_LATE for _, m in got)
+    # when each left against when it was due (device time 0 is the clock's start)
+    due = clock._t0 / 1e9 + t_us / 1e6
+    lag = np.array([t for t, _ in got]) - due
+    assert lag.min() > -0.002
+    assert np.median(lag) < 0.04
+    assert lag.max() > 0.2  # the stall's samples, late but there
+    bursts = np.diff([t for t, _ in got]) < 0.003
+    assert bursts.mean() > 0.5  # most samples leave right after another
+
+
+def test_counts_at_is_the_inverse_of_the_force_conversion():
+    from smart_dowel.fsr import counts_at
+
+    for zero, scale in ((0.0, 1.0), (420.0, 1.3), (90.0, 0.7)):
+        for f in (0.05, 0.5, 2.0, 9.5, 40.0):
+            c = counts_at(f, zero, scale)
+            assert counts_to_newtons(c, zero, scale) == pytest.approx(f, rel=1e-9)
+            assert counts_to_newtons(c - 2.0, zero, scale) < f < counts_to_newtons(c + 2.0, zero,
+                                                                                      scale)

@@ -87,3 +87,68 @@ def test_a_dip_under_150_ms_shows_at_once_and_flags_no_fault():
     assert all(not r.fault_ids for r in reps), [r.fault_ids for r in reps]
     # on screen from the dip's first sample to its last, and nowhere else
     assert shown and abs(shown[0] - dip_s) < 0.011 and shown[-1] < dip_s + 0.09, shown
+
+
+def test_the_sample_that_turns_a_pad_closes_the_links_batch_and_no_other_does():
+    """The screen's batches are long (a frame's worth, for the CPU); the sample that turns a pad
+    on or off must not wait for one. LiveSession.contact_turns says which sample that is,
+    against the pads' state before it: exactly the samples after which the drawn state turns."""
+    import time
+
+    from smart_dowel.link.types import LinkBatch
+    from smart_dowel.live import LiveSession
+    from smart_dowel.store.synthetic import synthetic_records, to_messages
+
+    rec, raw_t, _ = synthetic_records(20.0, reps=3)
+    t = rec["t_us"] / 1e6
+    rec["tailbone"][(t >= 8.2) & (t < 8.28)] = 0  # a dip
+    rec["head"][(t >= 12.0) & (t < 13.5)] = 0  # the head off the dowel
+    rec["midback"][(t >= 15.0) & (t < 15.5)] = rec["midback"][(t >= 15.0) & (t < 15.5)] // 3
+    live = LiveSession()
+    live.calibration.zero_from_counts({"head": 300.0, "midback": 0.0, "tailbone": 150.0})
+    now = time.monotonic()
+    said, turned = [], []
+    before = None
+    for i, m in enumerate(to_messages(rec, raw_t)):
+        if live.contact_turns(m):
+            said.append(i)
+        live.on_batch(LinkBatch(i, [m], [now], b"", time.time(), now))
+        drawn = live.snapshot().lost
+        if before is not None and drawn != before:
+            turned.append(i)
+        before = drawn
+    live.close()
+    assert len(turned) >= 4, turned  # the dip, the head off and back, at least
+    assert said == turned
+
+
+def test_a_link_batch_closes_at_once_after_a_message_the_consumer_must_act_on():
+    from link_fake_device import FakeDowel
+    from link_helpers import Consumer
+
+    import dowel_protocol as P
+    from smart_dowel.link import SerialLink
+
+    def urgent(m):
+        return m.type == P.SAMPLE and m.values[1] % 40 == 0  # the fake's head field counts up
+
+    dev = FakeDowel(rate_hz=100)
+    consumer = Consumer()
+    link = SerialLink(dev.path, on_batch=consumer.on_batch, on_event=consumer.on_event,
+                      batch_interval_s=30.0, flush_now=urgent)
+    try:
+        link.connect()
+        consumer.wait_for(lambda: sum(urgent(m) for m in consumer.samples()) >= 3,
+                          timeout_s=10.0, what="three urgent samples")
+        with consumer.cond:
+            batches = [b for b in consumer.batches if b.samples()]
+        # batches of 30 s would hold everything: each closes with the read that brought its
+        # urgent sample (which may have brought a few more)
+        assert len(batches) >= 3
+        for b in batches[:3]:
+            flags = [urgent(m) for m in b.samples()]
+            assert sum(flags) == 1, flags
+            assert len(flags) - 1 - flags.index(True) <= 5, flags
+    finally:
+        link.close()
+        dev.unplug()

@@ -26,6 +26,16 @@ def counts_to_newtons(counts, zero_counts=0.0, scale=1.0):
     return float(f) if np.ndim(f) == 0 else f
 
 
+def counts_at(force_n, zero_counts=0.0, scale=1.0):
+    """The ADC reading (float, unrounded) at which counts_to_newtons gives force_n: its inverse
+    for 0 < force_n < MAX_FORCE_N, a scalar."""
+    f = float(force_n) / scale
+    if f <= 0.0:
+        return float(zero_counts)
+    r_fsr = FSR_OHMS_AT_1N * f ** -FSR_ALPHA
+    return zero_counts + ADC_FULL_SCALE * DIVIDER_OHMS / (DIVIDER_OHMS + r_fsr)
+
+
 def newtons_to_counts(force_n):
     """ADC counts an ideal sensor reads under a force in N (the simulator's sensor model)."""
     f = np.clip(np.asarray(force_n, dtype=float), 0.0, MAX_FORCE_N)

@@ -119,6 +119,10 @@ class SerialLink:
     batch for its writer). An exception raised by on_batch is reported as an "error" event;
     one raised by on_event stops the reader (kept in `failure`).
 
+    A batch closes once it is batch_interval_s old (checked after each read), or at once after
+    a read with a message for which flush_now(Message) is true: the consumer's way to have what
+    it must act on at once (a contact lost) leave without waiting for the batch.
+
     port=None auto-detects a dowel when opened. Use as a context manager, or open()/close().
 
         link = SerialLink("/dev/ttyACM0", on_batch=queue.put, on_event=queue.put)
@@ -134,6 +138,7 @@ class SerialLink:
         on_batch=None,
         on_event=None,
         batch_interval_s=0.015,
+        flush_now=None,
         reconnect_interval_s=0.25,
         command_timeout_s=1.0,
         list_ports=list_serial_ports,
@@ -142,6 +147,7 @@ class SerialLink:
         self.on_batch = on_batch
         self.on_event = on_event
         self.batch_interval_s = batch_interval_s
+        self.flush_now = flush_now
         self.reconnect_interval_s = reconnect_interval_s
         self.command_timeout_s = command_timeout_s
         self._list_ports = list_ports
@@ -642,8 +648,14 @@ class SerialLink:
             self._batch_wall = wall
             self._batch_mono = now
         self._raw.extend(data)
+        urgent = self.flush_now
+        hit = False
         for m in self._decoder.feed(data):
             self._accept(m, now, wall)
+            if urgent is not None and not hit and urgent(m):
+                hit = True
+        if hit:
+            self._flush()
 
     def _accept(self, m, now, wall, handshake_done=False):
         """A message of this session's dowel: into the current batch (the first closes a gap)."""

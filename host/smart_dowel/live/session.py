@@ -156,6 +156,7 @@ class LiveSession:
         self.port = None
         self.clock = SessionClock()
         self.clock_check = ClockCheck()
+        self._turn_counts = None  # per pad (raw on, ADC counts where it turns): contact_turns
         self._set_number = 0
         self._set_running = False
         self._group = "practice"
@@ -240,14 +241,18 @@ class LiveSession:
 
     # ------------------------------------------------------------------ the link
 
-    def connect(self, port, *, rate_hz=None, timeout_s=5.0, batch_interval_s=0.015):
+    def connect(self, port, *, rate_hz=None, timeout_s=5.0, batch_interval_s=0.015,
+                flush_on_contact=False):
         """Open a SerialLink to `port` (None: auto-detect) with this session's callbacks and
         wait for the dowel's INFO (returned). Then begin_session() and start_streaming().
+        flush_on_contact: a sample that turns a pad on or off closes the link's batch at once
+        (contact_turns), so a long batch_interval_s does not delay the contact cue.
         Raises PortError if nothing answers."""
         from ..link import SerialLink
 
         link = SerialLink(port, on_batch=self.on_batch, on_event=self.on_link_event,
-                          batch_interval_s=batch_interval_s)
+                          batch_interval_s=batch_interval_s,
+                          flush_now=self.contact_turns if flush_on_contact else None)
         self.link = link
         self.update_status(LinkStatus(source=self.source, state="connecting", port=port))
         return link.connect(rate_hz=rate_hz, stream=False, timeout_s=timeout_s)
@@ -385,7 +390,24 @@ class LiveSession:
             self._valid_counters = _counters(stats)
         self._after_push(events)
 
+    def contact_turns(self, msg):
+        """True for a SAMPLE message whose force turns a pad on or off against the pads'
+        states after the last push (their `raw` state, the one the screen and the sound show):
+        what the link's flush_now asks. Three comparisons of ADC counts, on the reader thread."""
+        levels = self._turn_counts
+        if levels is None or msg.type != P.SAMPLE:
+            return False
+        v = msg.values
+        for k in range(3):
+            on, counts = levels[k]
+            if (v[1 + k] < counts) if on else (v[1 + k] >= counts):
+                return True
+        return False
+
     def _after_push(self, events):
+        flips = self.pipeline.contacts.flip_forces()
+        self._turn_counts = None if flips is None else tuple(
+            (on, self.calibration.sensors[c].counts_at(n)) for c, (on, n) in zip(CONTACTS, flips))
         st = self.pipeline.state
         self._add_trace(st.t_s, st.hinge_deg)
         for ev in events:

@@ -24,6 +24,10 @@ class SensorCalibration:
         """Force in N from ADC counts (scalar or numpy array)."""
         return fsr.counts_to_newtons(counts, self.zero_counts, self.scale)
 
+    def counts_at(self, newtons):
+        """The ADC reading (float) that to_newtons turns into `newtons` (a scalar)."""
+        return fsr.counts_at(newtons, self.zero_counts, self.scale)
+
 
 @dataclass
 class Calibration:

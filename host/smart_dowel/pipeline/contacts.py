@@ -163,6 +163,23 @@ class Contacts:
     def arrived_s(self):
         return float(self.state[C_ARRIVED]) if self.on_back else None
 
+    def flip_forces(self):
+        """Where each pad's `raw` state turns next, from the state now: per pad (raw, N), the
+        pad turning off below N when raw is on, on at N or more when off. None before the
+        first sample (which sets the states without a change)."""
+        S = self.state
+        if S[C_STARTED] == 0.0:
+            return None
+        cfg = self.cfg
+        out = []
+        for k in range(3):
+            ref = float(S[5 * k + P_REF])
+            if S[5 * k + P_RAW] != 0.0:
+                out.append((True, max(float(cfg.contact_off_n), cfg.contact_off_fraction * ref)))
+            else:
+                out.append((False, max(float(cfg.contact_on_n), cfg.contact_on_fraction * ref)))
+        return tuple(out)
+
     def update(self, t, forces):
         """t (s); forces: three sequences (N). Returns (events, on (n,3) bool, raw (n,3) bool,
         away (n,) bool)."""

@@ -21,6 +21,7 @@ TICKS_HALF = TICKS_PERIOD >> 1
 ADC_OFFSET_COUNTS = 40  # RP2040 ADC reads a few LSB above zero with nothing connected
 ADC_NOISE_COUNTS = 24.0  # rms, u16 scale (about 1.5 LSB of the 12-bit converter)
 REFRESH_US = 400  # the body is looked at again after this much device time
+NOISE_BLOCK = 4096
 _ENODEV = 19
 
 
@@ -44,6 +45,42 @@ class RealClock:
     def sleep_us(self, us):
         if us > 0:
             time.sleep(us / 1e6 / self.speed)
+
+
+class PacedClock(RealClock):
+    """Device time counted from the firmware's own sleeps, kept to the host's clock in bursts.
+
+    The firmware's sleeps move device time; the thread really sleeps only once device time is
+    ahead of the host's, and then until it is `burst_s` behind, so the firmware runs that much
+    of its schedule at a time: its samples leave in bursts (two at 100 Hz with 20 ms), each
+    at or up to `burst_s` after the time it is stamped with, every stamp on its slot. Half
+    the wake-ups of a board sleeping until each slot (the firmware wakes every 5 ms at most to
+    read commands), for a demo in the app's own process; a host starved for a while gets the
+    samples late, none lost. burst_s 0: every sample leaves at its own time.
+    """
+
+    def __init__(self, speed=1.0, burst_s=0.02, us_per_read=1):
+        super().__init__(speed)
+        if burst_s < 0:
+            raise ValueError("burst_s must be >= 0")
+        self.burst_us = int(burst_s * 1e6)
+        self.us_per_read = us_per_read
+        self.us = 0
+
+    def host_us(self):
+        return super().now_us()
+
+    def now_us(self):
+        self.us += self.us_per_read  # a loop that spins on the clock still gets somewhere
+        return self.us
+
+    def sleep_us(self, us):
+        if us <= 0:
+            return
+        self.us += int(us)
+        ahead = self.us - self.host_us()
+        if ahead > 0:
+            time.sleep((ahead + self.burst_us) / 1e6 / self.speed)
 
 
 class VirtualClock:
@@ -84,7 +121,10 @@ class SimBoard:
         self._pending = pending if pending is not None else (lambda: False)
         seed = body.seed if seed is None else seed
         self.board_id = b"SIMD" + struct.pack(">I", seed & 0xFFFFFFFF)
-        self._rand = random.Random(seed * 7919 + 17)
+        # the ADCs' noise, drawn NOISE_BLOCK values at a time (a value per reading)
+        self._rng = np.random.default_rng(seed * 7919 + 17)
+        self._noise = []
+        self._noise_i = 0
         self._ticks_offset = int(ticks_start_us) - self.clock.now_us()
         self.imu_present = True  # tests switch it off to simulate a failed IMU
         self.led_on = False
@@ -134,8 +174,9 @@ class SimBoard:
         return d is not None and self.stream_start_us is not None and self.body_time_s() >= d
 
     # --- sensors ----------------------------------------------------------------------------
-    def _sense(self):
-        now = self.clock.now_us()
+    def _sense(self, now=None):
+        if now is None:
+            now = self.clock.now_us()
         if self._sensed_us is not None and 0 <= now - self._sensed_us < REFRESH_US:
             return
         self._sensed_us = now
@@ -151,8 +192,17 @@ class SimBoard:
         self._imu = self._block_imu[i]
 
     def read_fsr(self, ch):
-        self._sense()
-        c = self._counts[ch] + ADC_OFFSET_COUNTS + self._rand.gauss(0.0, ADC_NOISE_COUNTS)
+        now = self.clock.now_us()
+        sensed = self._sensed_us
+        if sensed is None or not 0 <= now - sensed < REFRESH_US:
+            self._sense(now)
+        i = self._noise_i
+        if i >= len(self._noise):
+            self._noise = self._rng.normal(ADC_OFFSET_COUNTS, ADC_NOISE_COUNTS,
+                                           NOISE_BLOCK).tolist()
+            i = 0
+        self._noise_i = i + 1
+        c = self._counts[ch] + self._noise[i]
         return min(ADC_FULL_SCALE, max(0, int(c)))
 
     def imu_probe(self):

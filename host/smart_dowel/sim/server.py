@@ -20,7 +20,7 @@ from dowel_protocol.messages import RATE_MAX_HZ, RATE_MIN_HZ
 
 from ..errors import DowelError
 from .body import make_body
-from .board import BoardReset, RealClock, SimBoard
+from .board import BoardReset, PacedClock, RealClock, SimBoard
 from .pty_link import PtyLink
 
 MP_DIR = Path(__file__).resolve().parent / "mp"
@@ -61,7 +61,7 @@ class SimulatedDowel:
 
     def __init__(self, scenario="good", reps=None, seed=None, rate_hz=100, runtime="cpython",
                  speed=1.0, autostart=False, endless=False, oversample=DEFAULT_OVERSAMPLE,
-                 firmware=None):
+                 firmware=None, burst_s=0.0):
         if not RATE_MIN_HZ <= rate_hz <= RATE_MAX_HZ:
             raise SimulatorError("--rate must be %d..%d Hz" % (RATE_MIN_HZ, RATE_MAX_HZ))
         if speed <= 0:
@@ -78,6 +78,8 @@ class SimulatedDowel:
         self.rate_hz = rate_hz
         self.runtime = runtime
         self.speed = speed
+        # > 0: the board's clock is paced in bursts of this length (board.PacedClock)
+        self.burst_s = float(burst_s)
         self.autostart = autostart
         self.oversample = oversample
         # the cpython runtime's firmware class (tests run older firmware, e.g. protocol 1.0)
@@ -139,7 +141,9 @@ class SimulatedDowel:
             self.write_truth(truth_path)
         self.link = PtyLink()
         if self.runtime == "cpython":
-            self.board = SimBoard(self.body, RealClock(self.speed), out=self.link.write,
+            clock = (PacedClock(self.speed, self.burst_s) if self.burst_s > 0
+                     else RealClock(self.speed))
+            self.board = SimBoard(self.body, clock, out=self.link.write,
                                   inp=self.link.read_into, pending=self.link.rx_pending)
             self._thread = threading.Thread(target=self._run_cpython, name="simulated-dowel",
                                             daemon=True)

@@ -16,18 +16,22 @@ from .state import LinkStatus
 
 STATUS_EVERY_S = 0.5
 # The link hands over what it read once a batch is this old, checked after each read (a read
-# returns with a whole frame, or empty after the link's 20 ms read timeout). The live session
-# and the pipeline cost mostly per batch, not per sample (about 1 ms a batch on the
-# development machine at load 2, the pipeline about half of it): at 0 every frame went alone,
-# about 95 batches a second for 9.6% of a core; at 9 ms a batch closes with the frame after
-# the one that began it, about 40 a second at 100 Hz, and a sample waits in the link p50
-# 10 ms, p95 13 ms (when a read still ended with a frame's first byte: about 55 a second, p50
-# 11 ms, p99 24 ms; 15 ms, the link's default and `dowel record`'s: 36 a second, p50 17 ms).
-# At 20 ms (about 30 batches a second) with 15 frames a second the screen's CPU fell from
-# 10-13% to 8.8-9.2% of a core (bench/latency_bench.py --cpu; at 19 ms with 20 frames it had
-# not measurably fallen); the lost-contact cue on screen p99 20 -> 34 ms, its tone p99 22 ->
-# 41 ms, within their 60 and 80 ms targets.
-BATCH_INTERVAL_S = 0.02
+# returns with a whole frame, or empty after the link's 20 ms read timeout), or at once after
+# a sample that turns a pad on or off (LiveSession.contact_turns: the cue does not wait).
+# The live session and the pipeline cost mostly per batch, not per sample (about 1 ms a batch
+# on the development machine), and the screen draws at most one frame a batch: a batch of
+# about a frame (feed.FRAME_S) costs what the frame needs and no more. History: at 0 every
+# frame went alone (about 95 batches a second, 9.6% of a core); 9 ms, about 40 a second; 20 ms
+# (about 30 a second, the cue waiting for its batch: p99 34 ms) 8.8-9.2%; 60 ms with the
+# contact flush, 15 batches a second: the cue p99 35.5 -> 6.4 ms and `dowel demo` 15.7-16.0%
+# -> 10.3-10.7% of a core alternating with the code before (bench/latency_bench.py --cue,
+# --cpu-demo; the demo's simulator in 20 ms bursts then).
+BATCH_INTERVAL_S = 0.06
+# The demo's simulated dowel, in the app's own process, runs its firmware's schedule this
+# much at a time (sim.board.PacedClock): each sample keeps its own time stamp and leaves up
+# to this late, for fewer wake-ups of the simulator and the reader (the simulator 4.5% -> 2.3%
+# of a core at 20 ms; `dowel simulate`, the hardware's stand-in, sends every sample at its time)
+SIM_BURST_S = 0.03
 SIM_ACTIONS = ("good", "lumbar-flexion", "thoracic-rounding", "head-forward", "squat",
                "shallow", "rushed", "rest")
 
@@ -75,7 +79,7 @@ class LinkSource(Source):
         try:
             info = live.connect(self.port, rate_hz=self.rate_hz,
                                 timeout_s=self.connect_timeout_s,
-                                batch_interval_s=BATCH_INTERVAL_S)
+                                batch_interval_s=BATCH_INTERVAL_S, flush_on_contact=True)
             self.link = live.link
             live.begin_session(info, live.link.port)
             live.start_streaming()
@@ -104,7 +108,8 @@ class SimSource(LinkSource):
     def run(self, feed, stop):
         from ..sim.server import SimulatedDowel
 
-        sim = SimulatedDowel(scenario=self.scenario, seed=self.seed, endless=True)
+        sim = SimulatedDowel(scenario=self.scenario, seed=self.seed, endless=True,
+                             burst_s=SIM_BURST_S)
         sim.start()
         self.sim = sim
         self.port = sim.port
