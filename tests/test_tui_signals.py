@@ -104,3 +104,44 @@ def test_closing_the_terminal_window_closes_the_session_and_sends_stop(tmp_path,
     wait(lambda: dev.commands_of(P.CMD_STOP), 5, "STOP at the dowel")
     session = session_of(data)
     assert session["ended"] is not None and session["sample_count"] > 100
+
+
+def test_a_terminal_that_hangs_up_without_a_sighup_ends_the_app_like_one(tmp_path, dev):
+    """Started in a pty that is not its controlling terminal (a supervisor, setsid), the app
+    gets no SIGHUP when the terminal goes: it used to stay, a core at 100% (Textual's input
+    thread selecting on the dead terminal). Now it closes the session, sends STOP and exits."""
+    import fcntl
+    import struct
+    import termios
+
+    data = tmp_path / "data"
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 36, 120, 0, 0))
+    env = dict(os.environ, DOWEL_DATA_DIR=str(data), TERM="xterm-256color")
+    env.pop("COLUMNS", None)
+    env.pop("LINES", None)
+    proc = subprocess.Popen([str(DOWEL), "ui", "--port", dev.path, "--patient", "Hangup",
+                             "--sound", "off"], stdin=slave, stdout=slave, stderr=slave,
+                            env=env, start_new_session=True)
+    os.close(slave)
+    shown = bytearray()
+    try:
+        deadline = time.monotonic() + 30
+        while b"session" not in shown or dev.k < 100:
+            assert time.monotonic() < deadline, "the screen never streamed"
+            try:
+                shown += os.read(master, 1 << 16)
+            except OSError:
+                break
+        os.close(master)  # the terminal is gone; no SIGHUP reaches the app
+        master = None
+        assert proc.wait(timeout=20) == 0
+    finally:
+        if master is not None:
+            os.close(master)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    wait(lambda: dev.commands_of(P.CMD_STOP), 5, "STOP at the dowel")
+    session = session_of(data)
+    assert session["ended"] is not None and session["sample_count"] > 100

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import os
+import select
 import signal
 import sys
 import threading
@@ -58,6 +60,19 @@ from .widgets import (
 REDRAW_INTERVAL_S = 1.0 / 25.0
 END_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 _GONE = (errno.EIO, errno.EPIPE, errno.ENXIO, errno.EBADF)  # a write to a terminal that is gone
+
+
+TERMINAL_CHECK_S = 1.0
+
+
+def _terminal_fd():
+    """The terminal the app reads its keys from (Textual's driver reads stdin), or None."""
+    stdin = sys.__stdin__
+    try:
+        fd = stdin.fileno() if stdin is not None else None
+    except (OSError, ValueError):
+        return None
+    return fd if fd is not None and os.isatty(fd) else None
 
 
 class _TerminalOut:
@@ -193,6 +208,7 @@ class DowelApp(App):
         self.data_worker = None
         self._store_waiting = {}  # store call -> still waiting for its answer
         self.end_signal = None  # the signal that ended the app, if one did
+        self._terminal = None  # the fd of the terminal it runs in (stdin), watched for a hang-up
         self._signal_loop = None
         if source.simulated:
             self.sub_title = "simulated dowel"
@@ -223,6 +239,9 @@ class DowelApp(App):
         self._redraw()
         self.data_worker = self.run_source()
         self._catch_end_signals()
+        self._terminal = None if self.is_headless else _terminal_fd()
+        if self._terminal is not None:
+            self.set_interval(TERMINAL_CHECK_S, self._check_terminal)
 
     def on_unmount(self):
         # however the app ends (q, ctrl+c, a test leaving run_test), the data thread stops
@@ -247,6 +266,19 @@ class DowelApp(App):
         for sig in END_SIGNALS:
             loop.add_signal_handler(sig, self._on_end_signal, sig)
         self._signal_loop = loop
+
+    def _check_terminal(self):
+        """A terminal that hung up without a SIGHUP (the app was not its controlling process:
+        started under a supervisor, `setsid`, a pty without a session) ends the app as SIGHUP
+        would. Textual's input thread does not see it: a read at end of input returns nothing
+        and it selects again at once, a core at 100% for as long as the app lives."""
+        if self.end_signal is not None:
+            return
+        poll = select.poll()
+        poll.register(self._terminal, select.POLLIN)  # (once hung up, isatty() says no)
+        if any(ev & (select.POLLHUP | select.POLLERR | select.POLLNVAL)
+               for _, ev in poll.poll(0)):
+            self._on_end_signal(signal.SIGHUP)
 
     def _on_end_signal(self, sig):
         self.end_signal = sig
