@@ -393,21 +393,46 @@ class LiveSession:
     def contact_turns(self, msg):
         """True for a SAMPLE message whose force turns a pad on or off against the pads'
         states after the last push (their `raw` state, the one the screen and the sound show):
-        what the link's flush_now asks. Three comparisons of ADC counts, on the reader thread."""
+        what the link's flush_now asks. A few comparisons of ADC counts, on the reader thread.
+
+        A pad that is on turns off below a share of its standing pressure, which the pipeline
+        raises sample by sample with the force: so the threshold here follows the highest
+        reading since the push (it can only flush a batch too often, never too late)."""
         levels = self._turn_counts
         if levels is None or msg.type != P.SAMPLE:
             return False
         v = msg.values
         for k in range(3):
-            on, counts = levels[k]
-            if (v[1 + k] < counts) if on else (v[1 + k] >= counts):
+            on, counts, peak = levels[k]
+            c = v[1 + k]
+            if not on:
+                if c >= counts:
+                    return True
+                continue
+            if c > peak:
+                levels[k] = (on, max(counts, self._off_counts(k, c)), c)
+                counts = levels[k][1]
+            if c < counts:
                 return True
         return False
 
-    def _after_push(self, events):
+    def _off_counts(self, k, peak_counts):
+        """The ADC reading below which pad k turns off once its standing pressure has come
+        up to a reading of peak_counts."""
+        cal = self.calibration.sensors[CONTACTS[k]]
+        ref = float(cal.to_newtons(peak_counts))
+        return cal.counts_at(self.pipeline.config.contact_off_fraction * ref)
+
+    def _update_turn_counts(self):
+        """The pads' turning points in ADC counts, from the pipeline's state and calibration
+        now: after every push, and when the calibration changes (z)."""
         flips = self.pipeline.contacts.flip_forces()
-        self._turn_counts = None if flips is None else tuple(
-            (on, self.calibration.sensors[c].counts_at(n)) for c, (on, n) in zip(CONTACTS, flips))
+        self._turn_counts = None if flips is None else [
+            (on, self.calibration.sensors[c].counts_at(n), -1)
+            for c, (on, n) in zip(CONTACTS, flips)]
+
+    def _after_push(self, events):
+        self._update_turn_counts()
         st = self.pipeline.state
         self._add_trace(st.t_s, st.hinge_deg)
         for ev in events:
@@ -748,6 +773,7 @@ class LiveSession:
         """Take the current pad readings as no load (the dowel held off the back)."""
         with self._lock:
             self.pipeline.zero_contacts()
+            self._update_turn_counts()  # the pads' thresholds in counts moved with the zero
             self._save_calibration()
         self.publish()
 

@@ -53,7 +53,9 @@ class PacedClock(RealClock):
     The firmware's sleeps move device time; the thread really sleeps only once device time is
     ahead of the host's, and then until it is `burst_s` behind, so the firmware runs that much
     of its schedule at a time: its samples leave in bursts (two at 100 Hz with 20 ms), each
-    at or up to `burst_s` after the time it is stamped with, every stamp on its slot. Half
+    at or up to about `burst_s` after the time it is stamped with (plus however late the
+    host's sleep wakes: p99 31-33 ms, max 35-47 ms at 30 ms, an outside tester's runs), every
+    stamp on its slot. Half
     the wake-ups of a board sleeping until each slot (the firmware wakes every 5 ms at most to
     read commands), for a demo in the app's own process; a host starved for a while gets the
     samples late, none lost. burst_s 0: every sample leaves at its own time.

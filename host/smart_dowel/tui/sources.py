@@ -29,8 +29,9 @@ STATUS_EVERY_S = 0.5
 BATCH_INTERVAL_S = 0.06
 # The demo's simulated dowel, in the app's own process, runs its firmware's schedule this
 # much at a time (sim.board.PacedClock): each sample keeps its own time stamp and leaves up
-# to this late, for fewer wake-ups of the simulator and the reader (the simulator 4.5% -> 2.3%
-# of a core at 20 ms; `dowel simulate`, the hardware's stand-in, sends every sample at its time)
+# to about this late (plus the host's wake-up), for fewer wake-ups of the simulator and the
+# reader (the simulator 4.5% -> 2.3% of a core at 20 ms; `dowel simulate`, the hardware's
+# stand-in, sends every sample at its time).
 SIM_BURST_S = 0.03
 SIM_ACTIONS = ("good", "lumbar-flexion", "thoracic-rounding", "head-forward", "squat",
                "shallow", "rushed", "rest")
