@@ -156,7 +156,8 @@ class LiveSession:
         self.port = None
         self.clock = SessionClock()
         self.clock_check = ClockCheck()
-        self._turn_counts = None  # per pad (raw on, ADC counts where it turns): contact_turns
+        # per pad (raw on, ADC counts where it turns, highest reading since the last push)
+        self._turn_counts = None
         self._set_number = 0
         self._set_running = False
         self._group = "practice"
@@ -410,8 +411,8 @@ class LiveSession:
                     return True
                 continue
             if c > peak:
-                levels[k] = (on, max(counts, self._off_counts(k, c)), c)
-                counts = levels[k][1]
+                counts = max(counts, self._off_counts(k, c))
+                levels[k] = (on, counts, c)
             if c < counts:
                 return True
         return False
@@ -420,8 +421,7 @@ class LiveSession:
         """The ADC reading below which pad k turns off once its standing pressure has come
         up to a reading of peak_counts."""
         cal = self.calibration.sensors[CONTACTS[k]]
-        ref = float(cal.to_newtons(peak_counts))
-        return cal.counts_at(self.pipeline.config.contact_off_fraction * ref)
+        return cal.counts_at(self.pipeline.contacts.off_force(float(cal.to_newtons(peak_counts))))
 
     def _update_turn_counts(self):
         """The pads' turning points in ADC counts, from the pipeline's state and calibration

@@ -175,10 +175,15 @@ class Contacts:
         for k in range(3):
             ref = float(S[5 * k + P_REF])
             if S[5 * k + P_RAW] != 0.0:
-                out.append((True, max(float(cfg.contact_off_n), cfg.contact_off_fraction * ref)))
+                out.append((True, self.off_force(ref)))
             else:
                 out.append((False, max(float(cfg.contact_on_n), cfg.contact_on_fraction * ref)))
         return tuple(out)
+
+    def off_force(self, ref_n):
+        """The force (N) below which a pad that is on turns off, for a standing pressure of
+        ref_n (the kernel's rule; ref_n follows the force while the pad is on)."""
+        return max(float(self.cfg.contact_off_n), self.cfg.contact_off_fraction * ref_n)
 
     def update(self, t, forces):
         """t (s); forces: three sequences (N). Returns (events, on (n,3) bool, raw (n,3) bool,

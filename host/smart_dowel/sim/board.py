@@ -55,16 +55,15 @@ class PacedClock(RealClock):
     of its schedule at a time: its samples leave in bursts (two at 100 Hz with 20 ms), each
     at or up to about `burst_s` after the time it is stamped with (plus however late the
     host's sleep wakes: p99 31-33 ms, max 35-47 ms at 30 ms, an outside tester's runs), every
-    stamp on its slot. Half
-    the wake-ups of a board sleeping until each slot (the firmware wakes every 5 ms at most to
-    read commands), for a demo in the app's own process; a host starved for a while gets the
-    samples late, none lost. burst_s 0: every sample leaves at its own time.
+    stamp on its slot. Far fewer wake-ups than a board sleeping until each slot (the firmware
+    wakes every 5 ms at most to read commands), for a demo in the app's own process; a host
+    starved for a while gets the samples late, none lost.
     """
 
     def __init__(self, speed=1.0, burst_s=0.02, us_per_read=1):
         super().__init__(speed)
-        if burst_s < 0:
-            raise ValueError("burst_s must be >= 0")
+        if burst_s <= 0:
+            raise ValueError("burst_s must be > 0 (RealClock sends every sample at its time)")
         self.burst_us = int(burst_s * 1e6)
         self.us_per_read = us_per_read
         self.us = 0
