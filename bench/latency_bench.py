@@ -24,6 +24,7 @@ and the simulator in the app's process, which is what `dowel demo` does (SimSour
     .venv/bin/python bench/latency_bench.py --cpu-record [seconds]   # dowel record's, to compare
     .venv/bin/python bench/latency_bench.py --cpu-demo [seconds]   # dowel demo's (simulator inside)
     .venv/bin/python bench/latency_bench.py --cpu-demo [seconds] [runs]   # the mean of runs
+    .venv/bin/python bench/latency_bench.py --cpu-chatter [seconds]   # dowel ui, a pad flickering every sample
 """
 
 import json
@@ -668,7 +669,9 @@ def measure_screen_cpu(duration_s=CPU_DURATION_S, scenario="good", extra_args=()
     and store without a screen), for comparison; its figures are named record_*.
     command="demo": `dowel demo --scenario good` (the same scenario, the simulated dowel in the
     app's own process, as shipped); its figures are named demo_*: they include the
-    simulator's firmware logic and body model at 100 Hz."""
+    simulator's firmware logic and body model at 100 Hz.
+    command="chatter": `dowel ui --port` against the cue dowel with its head pad on and off
+    at every sample (a loose connector at 100 Hz); its figures are named chatter_*."""
     import fcntl
     import struct
     import tempfile
@@ -680,8 +683,10 @@ def measure_screen_cpu(duration_s=CPU_DURATION_S, scenario="good", extra_args=()
     env.pop("COLUMNS", None)
     env.pop("LINES", None)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (ROOT, env.get("PYTHONPATH")) if p)
-    sim = None
-    if command != "demo":
+    sim = dev = None
+    if command == "chatter":
+        dev = _CueDowelProcess(0.005, 1.0)  # (a change at every 10 ms sample)
+    elif command != "demo":
         sim = subprocess.Popen([sys.executable, "-m", "smart_dowel", "simulate", "--scenario",
                                 scenario, "--reps", "10000", "--seed", "3"],
                                stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env,
@@ -689,7 +694,10 @@ def measure_screen_cpu(duration_s=CPU_DURATION_S, scenario="good", extra_args=()
     master = None
     proc = None
     try:
-        if sim is not None:
+        if dev is not None:
+            cmd = [sys.executable, "-m", "smart_dowel", "ui", "--port", dev.path, "--sound",
+                   "off"]
+        elif sim is not None:
             line = sim.stdout.readline().split()
             if len(line) != 2 or line[0] != "PORT":
                 raise RuntimeError("dowel simulate said %r" % (line,))
@@ -721,7 +729,7 @@ def measure_screen_cpu(duration_s=CPU_DURATION_S, scenario="good", extra_args=()
         c0, b0, t0 = _cpu_s(proc.pid), written[0], time.monotonic()
         time.sleep(duration_s)
         c1, b1, t1 = _cpu_s(proc.pid), written[0], time.monotonic()
-        if command in ("ui", "demo"):
+        if command in ("ui", "demo", "chatter"):
             os.write(master, b"q")
         else:
             proc.send_signal(signal.SIGINT)  # how a user ends a recording
@@ -735,10 +743,12 @@ def measure_screen_cpu(duration_s=CPU_DURATION_S, scenario="good", extra_args=()
         if sim is not None:
             sim.terminate()
             sim.wait(10)
+        if dev is not None:
+            dev.unplug()
         data_dir.cleanup()
     name = "screen" if command == "ui" else command
     out = {"%s_cpu_pct_of_core" % name: round(100.0 * (c1 - c0) / (t1 - t0), 1)}
-    if command in ("ui", "demo"):
+    if command in ("ui", "demo", "chatter"):
         out["%s_terminal_kb_per_s" % name] = round((b1 - b0) / 1024.0 / (t1 - t0), 1)
     out["%s_cpu_seconds" % name] = round(t1 - t0, 1)
     return out
@@ -774,7 +784,7 @@ if __name__ == "__main__":
         sys.exit(0)
     if len(sys.argv) > 1 and sys.argv[1].startswith("-") and sys.argv[1] not in (
             "--child", "--sound-child", "--cue-dowel", "--sound", "--cpu", "--cpu-record",
-            "--cpu-demo", "--screen", "--cue"):
+            "--cpu-demo", "--cpu-chatter", "--screen", "--cue"):
         sys.exit("latency_bench: unknown option %s (--help lists them)" % sys.argv[1])
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
         _child(sys.argv[2], float(sys.argv[3]), int(sys.argv[4]))
@@ -790,10 +800,12 @@ if __name__ == "__main__":
         for k, v in run_sound(secs).items():
             print("%-34s %s" % (k, v))
         sys.exit(0)
-    if len(sys.argv) > 1 and sys.argv[1] in ("--cpu", "--cpu-record", "--cpu-demo"):
+    if len(sys.argv) > 1 and sys.argv[1] in ("--cpu", "--cpu-record", "--cpu-demo",
+                                             "--cpu-chatter"):
         secs = float(sys.argv[2]) if len(sys.argv) > 2 else CPU_DURATION_S
         runs = int(sys.argv[3]) if len(sys.argv) > 3 else 1
-        command = {"--cpu": "ui", "--cpu-record": "record", "--cpu-demo": "demo"}[sys.argv[1]]
+        command = {"--cpu": "ui", "--cpu-record": "record", "--cpu-demo": "demo",
+                   "--cpu-chatter": "chatter"}[sys.argv[1]]
         pcts = []
         for _ in range(runs):
             res = measure_screen_cpu(secs, command=command)

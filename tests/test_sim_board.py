@@ -198,3 +198,23 @@ def test_counts_at_is_the_inverse_of_the_force_conversion():
             assert counts_to_newtons(c, zero, scale) == pytest.approx(f, rel=1e-9)
             assert counts_to_newtons(c - 2.0, zero, scale) < f < counts_to_newtons(c + 2.0, zero,
                                                                                       scale)
+
+
+def test_readings_off_the_wire_convert_to_the_same_force_however_they_come():
+    # integer readings (a link batch, a stored session, the link's single-sample contact check)
+    # are looked up in a table; it must give the formula's force at every reading, and follow
+    # a pad re-zeroed or re-scaled
+    import numpy as np
+
+    every = np.arange(0, 65536)
+    for zero, scale in ((0.0, 1.0), (812.25, 1.1), (90.0, 0.7)):
+        table = counts_to_newtons(every, zero, scale)
+        formula = counts_to_newtons(every.astype(float), zero, scale)
+        assert np.allclose(table, formula, rtol=1e-12, atol=0.0)
+        for c in (0, 1, 91, 5000, 30000, 65535):
+            assert counts_to_newtons(c, zero, scale) == table[c]
+            assert counts_to_newtons(np.array([c, c], dtype=np.uint16), zero, scale)[1] == table[c]
+    assert counts_to_newtons(np.array([-5, 70000]), 0.0, 1.0).tolist() == \
+        counts_to_newtons(np.array([0, 65535]), 0.0, 1.0).tolist()
+    assert counts_to_newtons(np.array([30000]), 812.25, 1.1)[0] != counts_to_newtons(
+        np.array([30000]), 0.0, 1.1)[0]

@@ -5,12 +5,14 @@ terminal emulator shows a fake dowel's head pad going and coming back within a l
 
 import os
 import sys
+import time
 from dataclasses import replace
 
 from smart_dowel.live.state import Contact
 from smart_dowel.tui import examples as X
+from smart_dowel.tui import messages as M
 from smart_dowel.tui.widgets import ContactBar, FaultBanner, SideView
-from test_tui_app import SIZE, idle_app, screen_text, show, sync
+from test_tui_app import SIZE, idle_app, screen_text, settle, show, sync
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -203,3 +205,26 @@ def test_a_link_batch_closes_at_once_after_a_message_the_consumer_must_act_on():
     finally:
         link.close()
         dev.unplug()
+
+
+@sync
+async def test_a_pad_flickering_every_sample_redraws_at_the_caps_rate_and_shows_its_last_state():
+    # a loose connector: the head pad on and off at every sample, the snapshots arriving
+    # faster than frames (10 ms apart). Each change used to be drawn at once (a frame per sample, a third of
+    # a core at 100 Hz); the first still is, the rest wait for the redraw cap's next slot, and
+    # the screen ends on the last state
+    app = idle_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await show(app, pilot, X.connected_snapshot(), X.connected_status())
+        before = app.redraws
+        snap = X.connected_snapshot()
+        t0 = time.monotonic()
+        for i in range(100):  # (spaced as a link's batches are: posted at once they coalesce)
+            app.post_message(M.SnapshotUpdated(replace(_head(snap, True, i % 2 == 1), seq=i)))
+            await pilot.pause(0.01)
+        await settle(pilot)
+        spent = time.monotonic() - t0
+        assert app.shown_seq == 99
+        assert "LOST" not in screen_text(app)  # the last sample: the pad back on
+        frames = app.redraws - before
+        assert 1 <= frames <= 3 + spent / 0.04, (frames, spent)  # 100 before

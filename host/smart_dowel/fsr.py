@@ -16,7 +16,19 @@ MAX_FORCE_N = 100.0  # beyond the sensor's useful range; readings are clipped he
 
 
 def counts_to_newtons(counts, zero_counts=0.0, scale=1.0):
-    """Force in N from ADC counts (scalar or array), after removing the no-load offset."""
+    """Force in N from ADC counts (scalar or array), after removing the no-load offset.
+
+    Integers (the readings as they come off the wire, one or an array) are looked up in a
+    table of every reading for this zero and scale, built once with the same formula: a
+    batch's conversion is then one indexing instead of a dozen numpy operations."""
+    if isinstance(counts, np.ndarray) and counts.dtype.kind in "iu" and counts.ndim:
+        return _table(float(zero_counts), float(scale))[np.clip(counts, 0, ADC_FULL_SCALE)]
+    if isinstance(counts, int):  # one reading (the link's contact check): no numpy
+        return float(_table(float(zero_counts), float(scale))[min(max(counts, 0), ADC_FULL_SCALE)])
+    return _convert(counts, zero_counts, scale)
+
+
+def _convert(counts, zero_counts, scale):
     c = np.asarray(counts, dtype=float) - zero_counts
     x = np.clip(c / ADC_FULL_SCALE, 1e-6, 1 - 1e-6)
     r_fsr = DIVIDER_OHMS * (1.0 - x) / x
@@ -24,6 +36,21 @@ def counts_to_newtons(counts, zero_counts=0.0, scale=1.0):
     f = np.where(c <= 0, 0.0, f)
     f = np.clip(f * scale, 0.0, MAX_FORCE_N)
     return float(f) if np.ndim(f) == 0 else f
+
+
+_TABLES = {}  # (zero, scale) -> force at every ADC reading; a few calibrations at a time
+
+
+def _table(zero_counts, scale):
+    key = (zero_counts, scale)
+    table = _TABLES.get(key)
+    if table is None:
+        if len(_TABLES) >= 12:
+            _TABLES.clear()
+        table = _convert(np.arange(ADC_FULL_SCALE + 1, dtype=float), zero_counts, scale)
+        table.flags.writeable = False
+        _TABLES[key] = table
+    return table
 
 
 def counts_at(force_n, zero_counts=0.0, scale=1.0):

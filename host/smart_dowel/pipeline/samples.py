@@ -90,7 +90,7 @@ class Samples:
         gx_ddps..gz_ddps and flags. t_s is t_us / 1e6 as given (not re-based)."""
         cal = calibration if calibration is not None else Calibration()
         r = records
-        counts = [np.asarray(r[c], dtype=np.float64) for c in CONTACTS]
+        counts = [np.asarray(r[c]) for c in CONTACTS]  # (integers: see fsr.counts_to_newtons)
         forces = [np.atleast_1d(cal.sensors[c].to_newtons(counts[i])) for i, c in enumerate(CONTACTS)]
         flags = np.asarray(r["flags"], dtype=np.int64)
         return cls(
@@ -236,7 +236,7 @@ class SampleConverter:
         self._t_us = int(t_us[-1])
 
         cal = self.calibration
-        counts = [a[:, 1 + i].astype(np.float64) for i in range(3)]
+        counts = [a[:, 1 + i] for i in range(3)]  # (integers: see fsr.counts_to_newtons)
         forces = [cal.sensors[c].to_newtons(counts[i]) for i, c in enumerate(CONTACTS)]
         flags = a[:, 10]
         imu_ok = (flags & FLAG_IMU_MISSING) == 0

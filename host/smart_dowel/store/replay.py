@@ -36,7 +36,7 @@ def to_samples(records, calibration=None):
     from ..pipeline.types import CONTACTS
 
     cal = calibration if calibration is not None else Calibration()
-    counts = [records[c].astype(np.float64) for c in CONTACTS]
+    counts = [records[c] for c in CONTACTS]  # (integers: see fsr.counts_to_newtons)
     forces = [np.atleast_1d(cal.sensors[c].to_newtons(counts[i])) for i, c in enumerate(CONTACTS)]
     if not len(records):
         forces = [np.zeros(0)] * 3

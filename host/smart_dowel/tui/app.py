@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import math
 import os
 import select
 import signal
@@ -58,6 +59,10 @@ from .widgets import (
 # The redraw cap: a little above the Feed's frame rate, so a paced snapshot redraws at once
 # (no timer) and a flood (a test, a burst of status) still costs at most 25 frames a second.
 REDRAW_INTERVAL_S = 1.0 / 25.0
+# A change drawn at once (a contact lost or back) goes out at once if the last such change was
+# drawn at least this long before; a faster one (a pad flickering every sample) waits for the
+# cap's next slot: at most about 25 such frames a second, not one per sample
+AT_ONCE_GAP_S = REDRAW_INTERVAL_S
 END_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 _GONE = (errno.EIO, errno.EPIPE, errno.ENXIO, errno.EBADF)  # a write to a terminal that is gone
 
@@ -203,6 +208,7 @@ class DowelApp(App):
         self._switch_interval = None
         self._last_redraw = 0.0
         self._shown_key = None  # shown_at_once() of the snapshot on screen
+        self._last_at_once = -math.inf  # when a change shown at once was last drawn
         self.redraws = 0  # how many redraws ran (tests, bench)
         self.shown_seq = None  # the newest sample sequence number on screen (bench)
         self.data_worker = None
@@ -331,11 +337,14 @@ class DowelApp(App):
         snap = message.snapshot
         self.snapshot = snap
         self.sound.on_snapshot(snap, self.status)  # before the redraw: the tone starts first
-        if shown_at_once(snap) != self._shown_key:
+        now = time.monotonic()
+        if shown_at_once(snap) != self._shown_key and now - self._last_at_once >= AT_ONCE_GAP_S:
             # a contact lost or back is the cue the patient waits for (and a fault's cue, a
             # rep, a set): drawn at once, not at the next slot of the redraw cap
             self._redraw_now()
         else:
+            # (a change that comes within AT_ONCE_GAP_S of the last one drawn at once, a pad
+            # flickering with a loose connector, waits for the cap's next slot)
             self._schedule_redraw()
 
     @on(M.LinkStatusUpdated)
@@ -422,7 +431,10 @@ class DowelApp(App):
             self._unprompted = None
         self.redraws += 1
         self.shown_seq = snap.seq
-        self._shown_key = shown_at_once(snap)
+        key = shown_at_once(snap)
+        if key != self._shown_key:
+            self._last_at_once = self._last_redraw
+        self._shown_key = key
         try:
             if self._paint_now_ok:
                 self._paint_now()
