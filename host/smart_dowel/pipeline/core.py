@@ -29,6 +29,7 @@ from .config import PipelineConfig
 from .contacts import Contacts
 from .faults import rep_faults, rep_phases, vertical_drop_m
 from .inclination import Inclination
+from .lever import LeverArm, standing_of
 from .orientation import Orientation
 from .samples import SampleConverter
 from .segmenter import CANCELLED, COMPLETED, R_STILL, REASONS, STARTED, Segmenter
@@ -64,6 +65,9 @@ DWELL_BOUT_S = 0.5  # stillness counts once held this long
 OFF_PLANE_SIN = math.sin(math.radians(35.0))  # gravity this far out of the hinge's plane: handled
 IN_PLANE_SIN = math.sin(math.radians(15.0))  # ... once it has turned this close to it...
 IN_PLANE_TURN_DEG = 10.0  # ... by this much, since it was away
+# the lever arm decides between two poses whose cosines to it differ at least this much (a
+# 26-degree hinge with standing along it; shallower reps leave the side to the poses held)
+LEVER_MARGIN = 0.1
 
 
 class _History:
@@ -183,6 +187,8 @@ class Pipeline:
         cfg = self.config
         self.orientation = Orientation(cfg, self.calibration.gyro_bias_dps)
         self.inclination = Inclination()
+        self.lever = LeverArm()
+        self._lever_off = False  # the clinician said where the patient stands: that holds
         self.contacts = Contacts(cfg)
         self.sides = {s: _Side(cfg, s) for s in SIDES}
         self.side = 1
@@ -201,6 +207,9 @@ class Pipeline:
         # polarity evidence: extremes of theta while on the back, and a home pose
         self._hi = -math.inf
         self._lo = math.inf
+        # the extremes the lever arm judges (settled on the back) and gravity there
+        self._lever_x = (-math.inf, math.inf, None, None)
+        self._told = 0  # the side the lever arm told, once it could (0: not yet)
         self._home = None
         self._dwell = _Dwell()
         self._rep_peaks = {1: -math.inf, -1: -math.inf}  # each side's farthest rep (its terms)
@@ -278,7 +287,10 @@ class Pipeline:
             self._joined = False
             self._opening = None
             self._idle_anchor = None
+            self._lever_off = True
             self._hi, self._lo = -math.inf, math.inf
+            self._lever_x = (-math.inf, math.inf, None, None)
+            self._told = 0
             self._rep_peaks = {1: -math.inf, -1: -math.inf}
             self._rep_n = {1: 0, -1: 0}
             self._dwell.clear()
@@ -487,6 +499,12 @@ class Pipeline:
         # where the orientation took the other gyro sign's filter, or the angle was re-based,
         # it jumps: what went before is no evidence of a rep or of the hinging side
         restart = set(self.orientation.switched) | set(self.inclination.rebased)
+        # the lever arm, from the readings on the back (its equations start again where the
+        # gyro's sign turned: the gravity before was the wrong filter's)
+        clear = np.zeros(n, dtype=bool)
+        clear[[k for k in self.orientation.switched if 0 <= k < n]] = True
+        lever = self.lever.update(t, g, np.stack((s.ax_g, s.ay_g, s.az_g), axis=1), adev,
+                                  s.has_gyro, ~np.asarray(blocked, dtype=bool), clear)
         # where the other sign's filter took over, the angle so far was that of a mirrored
         # turn (the gyro's sign was wrong): the rep under way, and the reps so far, are the
         # other side's. Each side's segmenter takes the other's state there, mirrored, and
@@ -534,7 +552,7 @@ class Pipeline:
                 rehomed[i] = (ev[0].sign, ev[2][1])
         sides, up_theta = self._side_and_upright(t, T, TH, g, g_acc, theta, signed, on, away,
                                                  standing, done, restart, flipped, events,
-                                                 rehomed)
+                                                 rehomed, lever)
         UP = up_theta.tolist()
         if n:
             self._last_up = UP[-1]
@@ -739,7 +757,7 @@ class Pipeline:
         return out
 
     def _side_and_upright(self, t_arr, T, TH, g, g_acc, theta, signed, on, away, standing, done,
-                          restart, flipped, events, rehomed):
+                          restart, flipped, events, rehomed, lever):
         """Per sample: which side of the plane is hinging, and the upright pose.
 
         The side: once reps are found, the side whose reps go farthest from home (the upright,
@@ -753,12 +771,20 @@ class Pipeline:
         flipped: indices where the angle so far was found mirrored (the hinging side flips).
         rehomed: sample index -> (side, pose in that side's terms) where a side's segmenter
         found a long-held pose to be where the person stands now (a rise from it).
+        lever: (n, 3) the lever arm in force per sample (NaN: none): once it tells which of
+        the two farthest poses is standing, that decides the side (see lever.py), whatever
+        the poses held suggested; unless the clinician said where the patient stands.
         Returns (sides int8 array, theta of the upright per sample, NaN where unknown)."""
         cfg = self.config
         n = len(T)
         ups = []  # (from index, upright) as it changes; up_theta computed from it at the end
         arrived = self.contacts.arrived.tolist() if self._has_force else [math.nan] * n
         GAX, GAY, GAZ = (g_acc[:, k].tolist() for k in range(3))  # (columns: 6x faster than rows)
+        GX, GY, GZ = (g[:, k].tolist() for k in range(3))
+        RX, RY, RZ = (lever[:, k].tolist() for k in range(3))
+        lhi, llo, lhi_g, llo_g = self._lever_x
+        told, lever_on = self._told, not self._lever_off
+        settle_s = cfg.upright_settle_s
         if self.calibration.upright is not None:
             ups.append((0, self.calibration.upright))
         request = self._upright_request
@@ -816,6 +842,8 @@ class Pipeline:
                 reps[1], reps[-1] = reps[-1], reps[1]
             if i in restart:
                 hi, lo, peaks = -math.inf, math.inf, {1: -math.inf, -1: -math.inf}
+                lhi, llo, lhi_g, llo_g = -math.inf, math.inf, None, None
+                told = 0
                 self._rep_peaks = peaks
                 rep_n = self._rep_n = {1: 0, -1: 0}
                 dwell.clear()
@@ -827,6 +855,8 @@ class Pipeline:
                 # off the back (lying on a table, being handled): where the person stands, and
                 # which side they hinge to, are found again once it is back
                 home, hi, lo, px, bout, opening, joined = None, -math.inf, math.inf, None, None, None, None
+                lhi, llo, lhi_g, llo_g = -math.inf, math.inf, None, None
+                told = 0
                 peaks = self._rep_peaks = {1: -math.inf, -1: -math.inf}
                 rep_n = self._rep_n = {1: 0, -1: 0}
                 dwell.clear()
@@ -881,6 +911,13 @@ class Pipeline:
                     hi = x
                 if x < lo:
                     lo = x
+                arr = arrived[i]
+                if not told and (arr != arr or ti - arr >= settle_s):
+                    # (not the poses of the dowel being put on the back)
+                    if x > lhi:
+                        lhi, lhi_g = x, (GX[i], GY[i], GZ[i])
+                    if x < llo:
+                        llo, llo_g = x, (GX[i], GY[i], GZ[i])
                 if done_here:
                     for sg, peak, rise_s in done_here:
                         if rise_s < self._restart_t:
@@ -894,8 +931,24 @@ class Pipeline:
                     pos, neg = (pos if pos > 0.0 else 0.0), (neg if neg > 0.0 else 0.0)
                 else:
                     pos, neg = hi - home, home - lo
+                rx = RX[i]
+                if not told and lever_on and rx == rx and lhi - llo >= min_rise:
+                    # the lever arm says which of the farthest poses is standing (+1: the
+                    # lowest angle, so reps go up from it); the first time it can, it decides
+                    # until the evidence starts again (a later extreme may be the dowel
+                    # coming off the back, not yet seen away)
+                    told = standing_of((rx, RY[i], RZ[i]), llo_g, lhi_g, LEVER_MARGIN)
+                    if told and told != side and self.calibration.upright is not None:
+                        # the upright was taken on the side now found hinging (in the hold at
+                        # the bottom of a rep the data joined): taken again at the next stand
+                        self.calibration.upright = None
+                        self._refining = False
+                        self._still_since = None
+                        ups.append((i, None))
+                if told:
+                    side = told
                 # (one odd excursion, a stretch between sets, does not outweigh a set of reps)
-                if side > 0 and neg > ratio * pos and neg >= min_rise and \
+                elif side > 0 and neg > ratio * pos and neg >= min_rise and \
                         (rep_n[1] <= 1 or rep_n[-1] >= max(2, rep_n[1] // 3)):
                     side = -1
                 elif side < 0 and pos > ratio * neg and pos >= min_rise and \
@@ -951,6 +1004,7 @@ class Pipeline:
                     ups.append((i + 1, self.calibration.upright))
         self._upright_request = request
         self._home, self.side, self._hi, self._lo = home, self.side, hi, lo
+        self._lever_x, self._told = (lhi, llo, lhi_g, llo_g), told
         self._prev_x, self._prev_xt, self._bout = px, pxt, bout
         self._opening, self._joined = opening, joined
         self._idle_anchor, self._idle_since, self._idle_sum, self._idle_n = anchor, since, isum, inum

@@ -250,14 +250,15 @@ class Inclination:
 
     def angles_from(self, changes, theta):
         """angles_of() per sample for a direction that changes: changes lists (from index,
-        direction) in the order they were made, each in force from its index to the end of
-        the batch until a later one; NaN before the first. The same values as writing
+        direction or None: none from there) in the order they were made, each in force from
+        its index to the end of the batch until a later one; NaN before the first. The same values as writing
         angles_of(direction, theta, i)[i:] for each in turn, computed once per sample."""
         out = np.full(len(theta), np.nan)
         covered = len(theta)  # samples from here on are a later change's
         for lo, vec in reversed(changes):
             if lo < covered:
-                self._fill_angles(out, vec, theta, lo, covered)
+                if vec is not None:  # (None: from here on there is none)
+                    self._fill_angles(out, vec, theta, lo, covered)
                 covered = lo
         return out
 
