@@ -189,6 +189,7 @@ class Pipeline:
         self.inclination = Inclination()
         self.lever = LeverArm()
         self._lever_off = False  # the clinician said where the patient stands: that holds
+        self._upright_auto = False  # the upright was taken by this pipeline from the data
         self.contacts = Contacts(cfg)
         self.sides = {s: _Side(cfg, s) for s in SIDES}
         self.side = 1
@@ -344,6 +345,7 @@ class Pipeline:
             return
         up = tuple(float(x) / n for x in g)
         self.calibration.upright = up
+        self._upright_auto = automatic
         self._upright_request = False
         if events is not None:
             events.append(UprightCaptured(t, up, automatic))
@@ -938,9 +940,11 @@ class Pipeline:
                     # until the evidence starts again (a later extreme may be the dowel
                     # coming off the back, not yet seen away)
                     told = standing_of((rx, RY[i], RZ[i]), llo_g, lhi_g, LEVER_MARGIN)
-                    if told and told != side and self.calibration.upright is not None:
-                        # the upright was taken on the side now found hinging (in the hold at
-                        # the bottom of a rep the data joined): taken again at the next stand
+                    if told and told != side and self.calibration.upright is not None \
+                            and self._upright_auto:
+                        # the upright this pipeline took is on the side now found hinging (in
+                        # the hold at the bottom of a rep the data joined): taken again at the
+                        # next stand (one given, from a saved calibration, stays)
                         self.calibration.upright = None
                         self._refining = False
                         self._still_since = None
