@@ -260,10 +260,16 @@ def test_a_rushed_first_rep_with_a_reversed_gyro_counts_live_and_in_batch(seed):
     sign is judged half-way down, and the angle until then was a mirror image of the turn.
     The rep under way is carried over to the other side, not lost (it was, in 3 of 10 runs),
     and streaming gives the same reps as the batch."""
+    _true_reps_live_and_in_batch("rushed", seed, "gyro-reversed")
+
+
+def _true_reps_live_and_in_batch(scenario, seed, variant):
+    """A variant of a simulated set gives its true reps in re-analysis, and the same reps live
+    in batches of 1, 7 and 100."""
     from bench.pipeline_accuracy import make_variant, reps_match, samples_of, same_reps, stream
 
-    body = make_body("rushed", seed=seed)
-    d, truth = make_variant(body.render(100), body.truth["reps"], "gyro-reversed", seed)
+    body = make_body(scenario, seed=seed)
+    d, truth = make_variant(body.render(100), body.truth["reps"], variant, seed)
     s = samples_of(d)
     result = analyze(s)
     assert reps_match(result.reps, truth)
@@ -296,15 +302,7 @@ def test_data_joined_in_the_hold_at_the_bottom_counts_the_true_reps_from_the_lev
     between reps were counted as the reps (squat 3: 1 of 3). The lever arm (the sensor's
     accelerations about the hips) says which pose is standing: the true reps, live in
     batches of 1, 7 and 100 as in re-analysis."""
-    from bench.pipeline_accuracy import make_variant, reps_match, samples_of, same_reps, stream
-
-    body = make_body(scenario, seed=seed)
-    d, truth = make_variant(body.render(100), body.truth["reps"], "mid-set", seed)
-    s = samples_of(d)
-    result = analyze(s)
-    assert reps_match(result.reps, truth)
-    for batch in (1, 7, 100):
-        assert same_reps(stream(s, batch), result.reps)
+    _true_reps_live_and_in_batch(scenario, seed, "mid-set")
 
 
 @pytest.mark.parametrize("scenario, seed", (("good", 2), ("shallow", 3), ("squat", 3)))
