@@ -272,7 +272,9 @@ def _true_reps_live_and_in_batch(scenario, seed, variant):
     d, truth = make_variant(body.render(100), body.truth["reps"], variant, seed)
     s = samples_of(d)
     result = analyze(s)
-    assert reps_match(result.reps, truth)
+    # (a rep begun before the join, seen from within sway of its start, may count or not)
+    required = [r for r in truth if not r.get("optional")]
+    assert reps_match(result.reps, truth) or reps_match(result.reps, required)
     for batch in (1, 7, 100):
         assert same_reps(stream(s, batch), result.reps)
 
@@ -322,3 +324,13 @@ def test_data_joined_in_the_hold_at_the_bottom_is_put_right_by_calibrating_at_st
             assert pipe.calibrate_upright()
             done = True
     assert reps_match(pipe.reps, truth)
+
+
+def test_a_squat_set_joined_at_the_bottom_counts_the_rep_that_returns_by_the_upright_taken_there():
+    """squat seed 4 joined in the hold at the bottom of its second rep: the upright was taken
+    there (held still first, every pad on), and the lever arm, slow to be sure of a squat's
+    slow and shallow turns, told the side only in the fourth rep. The rep before it, 18 deg
+    deep, came back to within 3 deg of that upright and was dropped as sway about it (2 of 3).
+    An upright taken here and not yet confirmed cannot say a 10-20 degree rep is sway: the
+    true reps, live as in re-analysis."""
+    _true_reps_live_and_in_batch("squat", 4, "mid-set")

@@ -381,8 +381,10 @@ class Pipeline:
         self._cancel_side(side, t, reason, events)
         return None
 
-    def _score(self, side, c, up, events):
-        """A completed segment of one side -> a Rep with its faults."""
+    def _score(self, side, c, up, events, up_known=True):
+        """A completed segment of one side -> a Rep with its faults. up: the upright's angle at
+        its end (NaN: none); up_known: whether that upright is known to be standing (given by
+        the clinician or a saved calibration, or taken here and confirmed by the lever arm)."""
         cfg = self.config
         s = side.sign
         peak, bottom_s, end_s = c["peak_deg"], c["bottom_s"], c["end_s"]
@@ -417,10 +419,14 @@ class Pipeline:
         uncal = not up == up  # NaN: no upright known at this sample
         depth = peak - base if uncal else peak - s * up
         if depth < cfg.min_rep_rise_deg:
-            if peak - base < 2.0 * cfg.min_rep_rise_deg:
+            # sway swings about the upright, within a rep's least rise of it either way; an
+            # upright taken here and not yet confirmed by the lever arm may be the bottom of a
+            # rep the data joined in: a rise from further below it is a rep
+            sway = up_known or base >= s * up - cfg.min_rep_rise_deg
+            if sway and peak - base < 2.0 * cfg.min_rep_rise_deg:
                 return self._reject(side, end_s, "sway about the upright, not a hinge", events)
             # a clear rep that ends up by the upright: the upright is wrong (taken at the
-            # bottom of a rep, or stale); measure this one from its own start
+            # bottom of a rep the data joined in, or stale); measure this one from its own start
             uncal = True
             depth = peak - base
         ref = base if uncal else s * up
@@ -552,9 +558,9 @@ class Pipeline:
             elif isinstance(ev, tuple) and ev[1] == STARTED and (i, ev[0].sign) in held_out:
                 # a rise from a long-held pose: the person stands there now (that side's terms)
                 rehomed[i] = (ev[0].sign, ev[2][1])
-        sides, up_theta = self._side_and_upright(t, T, TH, g, g_acc, theta, signed, on, away,
-                                                 standing, done, restart, flipped, events,
-                                                 rehomed, lever)
+        sides, up_theta, up_known = self._side_and_upright(
+            t, T, TH, g, g_acc, theta, signed, on, away, standing, done, restart, flipped,
+            events, rehomed, lever)
         UP = up_theta.tolist()
         if n:
             self._last_up = UP[-1]
@@ -600,7 +606,7 @@ class Pipeline:
             elif kind == CANCELLED:
                 self._cancel_side(side, T[i], payload, events)
             else:
-                self._score(side, payload, UP[i], events)
+                self._score(side, payload, UP[i], events, up_known[i])
         self._history.trim()
         self.side = int(sides[-1])
         if self.side != prev_side:
@@ -776,7 +782,9 @@ class Pipeline:
         lever: (n, 3) the lever arm in force per sample (NaN: none): once it tells which of
         the two farthest poses is standing, that decides the side (see lever.py), whatever
         the poses held suggested; unless the clinician said where the patient stands.
-        Returns (sides int8 array, theta of the upright per sample, NaN where unknown)."""
+        Returns (sides int8 array, theta of the upright per sample, NaN where unknown, and
+        per sample whether that upright is known to be standing: not taken here, or the lever
+        arm has told the side since)."""
         cfg = self.config
         n = len(T)
         ups = []  # (from index, upright) as it changes; up_theta computed from it at the end
@@ -828,6 +836,7 @@ class Pipeline:
         ratio, min_rise = cfg.side_switch_ratio, cfg.min_rise_deg
         reps = self._reps_seen
         sides = [0] * n
+        known = [True] * n
         for i in range(n):
             x = TH[i]
             if request and GAX[i] == GAX[i]:
@@ -959,6 +968,7 @@ class Pipeline:
                         (rep_n[-1] <= 1 or rep_n[1] >= max(2, rep_n[-1] // 3)):
                     side = 1
             sides[i] = side
+            known[i] = told != 0 or not self._upright_auto
             # --- the upright ---
             if not valid[i]:
                 continue  # a missing (or repeated) reading: neither still nor moving
@@ -1012,7 +1022,7 @@ class Pipeline:
         self._prev_x, self._prev_xt, self._bout = px, pxt, bout
         self._opening, self._joined = opening, joined
         self._idle_anchor, self._idle_since, self._idle_sum, self._idle_n = anchor, since, isum, inum
-        return np.array(sides, dtype=np.int8), self.inclination.angles_from(ups, theta)
+        return np.array(sides, dtype=np.int8), self.inclination.angles_from(ups, theta), known
 
     def _finish_refining(self, t, i, ups, events):
         """The first pose, averaged over the whole still spell it was taken in."""
