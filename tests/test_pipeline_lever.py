@@ -10,7 +10,8 @@ import pytest
 from smart_dowel.pipeline.lever import G, LeverArm, standing_of
 
 
-def _hinging(rate_hz, r=(0.05, 0.42, 0.0), reps=4, depth_deg=60.0, period_s=5.0, seed=1):
+def _hinging(rate_hz, r=(0.05, 0.42, 0.0), reps=4, depth_deg=60.0, period_s=5.0, seed=1,
+             noise_g=0.003):
     """A sensor at r (body frame, m) from a pivot about the body's z axis: a trunk hinging
     `depth_deg` and back every period_s from standing (r straight up). Returns t, the
     gravity direction and the accelerometer (g) in the body frame, with a little noise."""
@@ -28,7 +29,7 @@ def _hinging(rate_hz, r=(0.05, 0.42, 0.0), reps=4, depth_deg=60.0, period_s=5.0,
     k = np.array([0.0, 0.0, 1.0])
     tang = al[:, None] * np.cross(k, r)[None, :]
     cent = -(w ** 2)[:, None] * (r - (r @ k) * k)[None, :]
-    acc = up + (tang + cent) / G + rng.normal(0.0, 0.003, (len(t), 3))
+    acc = up + (tang + cent) / G + rng.normal(0.0, noise_g, (len(t), 3))
     return t, up, acc
 
 
@@ -66,3 +67,23 @@ def test_the_lever_arm_is_the_same_in_any_batching_and_absent_without_a_gyro():
     # a 10 Hz stream (fewer than 2 readings a tick) gives none either
     sl = slice(None, None, 10)
     assert np.isnan(LeverArm().update(t[sl], g[sl], a[sl], adev[sl], True, use[sl], clear[sl])).all()
+
+
+def test_the_lever_arm_says_how_sure_it_is_and_standing_of_waits_until_it_is_sure():
+    """Slow turns under a noisy accelerometer (16 s a rep, 0.03 g): the fit's direction is
+    noise, and read as it is it takes the bottom of the rep for standing; with its covariance
+    (from what the fit leaves unexplained) it cannot tell. A clear fit (5 s a rep, 0.01 g)
+    still tells."""
+    up0 = np.array((0.05, 0.42, 0.0)) / np.linalg.norm((0.05, 0.42, 0.0))
+    b = (math.cos(math.radians(-60)), math.sin(math.radians(-60)))
+    bottom = (up0[0] * b[0] - up0[1] * b[1], up0[0] * b[1] + up0[1] * b[0], 0.0)
+    verdicts = []
+    for period_s, noise_g in ((16.0, 0.03), (5.0, 0.01)):
+        t, g, a = _hinging(100, period_s=period_s, noise_g=noise_g, reps=3)
+        out = LeverArm().update(t, g, a, np.linalg.norm(a, axis=1) - 1.0, True,
+                                np.ones(len(t), dtype=bool), np.zeros(len(t), dtype=bool))
+        r, cov = out[-1, :3], out[-1, 3:]
+        assert np.all(np.isfinite(cov)) and cov[0] > 0 and cov[3] > 0
+        verdicts.append((standing_of(r, up0, bottom, 0.1), standing_of(r, up0, bottom, 0.1, cov)))
+    assert verdicts[0] == (-1, 0)  # wrong read bare; not sure with its uncertainty
+    assert verdicts[1] == (1, 1)

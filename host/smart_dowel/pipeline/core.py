@@ -779,7 +779,7 @@ class Pipeline:
         flipped: indices where the angle so far was found mirrored (the hinging side flips).
         rehomed: sample index -> (side, pose in that side's terms) where a side's segmenter
         found a long-held pose to be where the person stands now (a rise from it).
-        lever: (n, 3) the lever arm in force per sample (NaN: none): once it tells which of
+        lever: (n, 9) the lever arm in force per sample and its covariance (NaN: none): once it tells which of
         the two farthest poses is standing, that decides the side (see lever.py), whatever
         the poses held suggested; unless the clinician said where the patient stands.
         Returns (sides int8 array, theta of the upright per sample, NaN where unknown, and
@@ -792,6 +792,7 @@ class Pipeline:
         GAX, GAY, GAZ = (g_acc[:, k].tolist() for k in range(3))  # (columns: 6x faster than rows)
         GX, GY, GZ = (g[:, k].tolist() for k in range(3))
         RX, RY, RZ = (lever[:, k].tolist() for k in range(3))
+        RC = lever[:, 3:].tolist()
         lhi, llo, lhi_g, llo_g = self._lever_x
         told, lever_on = self._told, not self._lever_off
         settle_s = cfg.upright_settle_s
@@ -948,7 +949,7 @@ class Pipeline:
                     # lowest angle, so reps go up from it); the first time it can, it decides
                     # until the evidence starts again (a later extreme may be the dowel
                     # coming off the back, not yet seen away)
-                    told = standing_of((rx, RY[i], RZ[i]), llo_g, lhi_g, LEVER_MARGIN)
+                    told = standing_of((rx, RY[i], RZ[i]), llo_g, lhi_g, LEVER_MARGIN, RC[i])
                     if told and told != side and self.calibration.upright is not None \
                             and self._upright_auto:
                         # the upright this pipeline took is on the side now found hinging (in

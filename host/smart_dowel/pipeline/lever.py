@@ -16,7 +16,10 @@ TICK_S of data time (the same at 25 and 500 Hz). Only with a gyroscope, whose gr
 not follow the accelerations being measured, and at TICK_MIN_SAMPLES or more readings per
 tick (a 10 Hz sample-and-hold stream has too few). Each tick adds one row to the normal
 equations; a turn of the gyro's sign (the orientation took the other filter) starts them
-again. The fit is causal and the same whatever the batches: per sample, the r in force.
+again. The fit is causal and the same whatever the batches: per sample, the r in force, and
+its covariance from what it leaves unexplained (sensor noise, hips that travel, a gyro offset
+not yet learnt): slow turns carry accelerations of a few hundredths of a g, and a verdict
+waits until the fit is sure of it (SURE_Z).
 """
 
 import math
@@ -35,6 +38,11 @@ SETTLE_S = 1.0  # the orientation's gravity is trusted this long after its data 
 # and takes about a second (its gyro time constant) to shed that reading's accelerations
 RESTART_GAP_S = 0.75  # (the orientation's max_gap_s)
 G = 9.80665
+# standing_of tells only when the two poses' cosines to r differ by this many standard
+# deviations of r's fit (slow turns under a noisy accelerometer, 4 s down and 4 s up with 0.01 g
+# of noise and a 1.5-3 deg/s gyro offset, gave wrong verdicts at 1.8-3.7; right ones, in the
+# simulator and an outside tester's sets, are at 3 to 200)
+SURE_Z = 4.0
 STAND_COS = 0.2  # standing, gravity's reading lies within about 80 degrees of r, or r is not the back's
 
 # state: last tick (has, t, f xyz), the readings' sum since (y xyz, count), the previous
@@ -46,14 +54,16 @@ L_AA, L_AB, L_ROWS = 17, 26, 29
 L_R = 30  # the r in force (xyz) and whether there is one
 L_HAS_R = 33
 L_T0, L_HAS_T0, L_LAST = 34, 35, 36  # since when the gravity is trusted; the last reading
-L_LEN = 37
+L_YY = 37  # the sum of |y|^2 (for the residual)
+L_C = 38  # the covariance of r in force (xx, xy, xz, yy, yz, zz)
+L_LEN = 44
 
 
 @kernel
 def _lever(t, F, A, rest, ok, clear, S, R):
     """Per sample i (t, gravity F, accelerometer A in g, its resting magnitude rest, ok: a
-    reading to use, clear: start the equations again): R[i] = the lever arm in force (m), NaN
-    when none."""
+    reading to use, clear: start the equations again): R[i, :3] = the lever arm in force (m),
+    R[i, 3:] its covariance (m^2: xx, xy, xz, yy, yz, zz), NaN when none."""
     n = len(t)
     for i in range(n):
         if clear[i]:
@@ -121,8 +131,11 @@ def _lever(t, F, A, rest, ok, clear, S, R):
                     S[L_YN] = 0.0
         if S[L_HAS_R] != 0.0:
             R[i, 0], R[i, 1], R[i, 2] = S[L_R], S[L_R + 1], S[L_R + 2]
+            for k in range(6):
+                R[i, 3 + k] = S[L_C + k]
         else:
-            R[i, 0] = R[i, 1] = R[i, 2] = np.nan
+            for k in range(9):
+                R[i, k] = np.nan
 
 
 @kernel
@@ -143,13 +156,15 @@ def _add_row(S, a0, a1, a2, m0, m1, m2, ww, b0, b1, b2):
         for k in range(3):
             S[L_AA + 3 * j + k] += M[j] * M[k] + M[3 + j] * M[3 + k] + M[6 + j] * M[6 + k]
         S[L_AB + j] += M[j] * y[0] + M[3 + j] * y[1] + M[6 + j] * y[2]
+    S[L_YY] += b0 * b0 + b1 * b1 + b2 * b2
     S[L_ROWS] += 1.0
 
 
 @kernel
 def _solve(S):
     """r from the normal equations (the hinge axis, along which nothing is seen, held near 0
-    by a small ridge); kept if long enough, after enough rows."""
+    by a small ridge), and its covariance from the residual (what r does not explain: sensor
+    noise, and hips that do not stay put); kept if long enough, after enough rows."""
     tr = S[L_AA] + S[L_AA + 4] + S[L_AA + 8]
     lam = 1e-6 * tr + 1e-12
     a, b, c = S[L_AA] + lam, S[L_AA + 1], S[L_AA + 2]
@@ -166,11 +181,22 @@ def _solve(S):
     if math.sqrt(r0 * r0 + r1 * r1 + r2 * r2) >= R_MIN_M:
         S[L_R], S[L_R + 1], S[L_R + 2] = r0, r1, r2
         S[L_HAS_R] = 1.0
+        # residual: |y|^2 - r.(A'y) at the solution, over 3 equations a row less 3 unknowns
+        ss = S[L_YY] - (r0 * y0 + r1 * y1 + r2 * y2)
+        var = (ss if ss > 0.0 else 0.0) / (3.0 * S[L_ROWS] - 3.0)
+        # (A'A)^-1 by cofactors (symmetric)
+        S[L_C] = var * (e * k - f * h) / det
+        S[L_C + 1] = var * (c * h - b * k) / det
+        S[L_C + 2] = var * (b * f - c * e) / det
+        S[L_C + 3] = var * (a * k - c * g) / det
+        S[L_C + 4] = var * (c * d - a * f) / det
+        S[L_C + 5] = var * (a * e - b * d) / det
 
 
 class LeverArm:
-    """update(t, g, a, adev, has_gyro, use, clear) -> (n, 3) the lever arm r (m, sensor frame)
-    in force at each sample, NaN where none is known. g: the orientation's gravity; a: the
+    """update(t, g, a, adev, has_gyro, use, clear) -> (n, 9): the lever arm r (m, sensor
+    frame) in force at each sample and its covariance (xx, xy, xz, yy, yz, zz), NaN where none
+    is known. g: the orientation's gravity; a: the
     accelerometer (g), adev its magnitude less its resting value; use: readings on the back
     (not lying, not handled); clear: where the equations start again (the gyro's sign
     turned)."""
@@ -186,7 +212,7 @@ class LeverArm:
 
     def update(self, t, g, a, adev, has_gyro, use, clear):
         n = len(t)
-        out = np.full((n, 3), np.nan)
+        out = np.full((n, 9), np.nan)
         if not has_gyro or not n:
             return out
         a = np.ascontiguousarray(a, dtype=np.float64)
@@ -198,13 +224,21 @@ class LeverArm:
         return out
 
 
-def standing_of(r, g_a, g_b, margin):
+def standing_of(r, g_a, g_b, margin, cov=None):
     """Which of two poses (gravity readings g_a, g_b, unit) is standing by lever arm r: +1 for
-    a, -1 for b, 0 when it cannot say (neither reading within 90 degrees of r, or their
-    cosines to it closer than margin)."""
+    a, -1 for b, 0 when it cannot say (neither reading within 90 degrees of r, their cosines to
+    it closer than margin, or, given r's covariance cov (xx, xy, xz, yy, yz, zz), than SURE_Z
+    standard deviations of their difference)."""
     nr = math.sqrt(r[0] * r[0] + r[1] * r[1] + r[2] * r[2])
     ca = (g_a[0] * r[0] + g_a[1] * r[1] + g_a[2] * r[2]) / nr
     cb = (g_b[0] * r[0] + g_b[1] * r[1] + g_b[2] * r[2]) / nr
     if max(ca, cb) < STAND_COS or abs(ca - cb) < margin:
         return 0
+    if cov is not None:
+        # var((g_a - g_b).r) / |r|^2: the difference's uncertainty (r's length aside)
+        v0, v1, v2 = g_a[0] - g_b[0], g_a[1] - g_b[1], g_a[2] - g_b[2]
+        var = (v0 * v0 * cov[0] + v1 * v1 * cov[3] + v2 * v2 * cov[5]
+               + 2.0 * (v0 * v1 * cov[1] + v0 * v2 * cov[2] + v1 * v2 * cov[4])) / (nr * nr)
+        if not abs(ca - cb) >= SURE_Z * math.sqrt(var if var > 0.0 else 0.0):
+            return 0
     return 1 if ca > cb else -1
