@@ -591,3 +591,23 @@ def test_a_file_too_short_to_hold_a_rep_says_so(tmp_path, twelve):
     assert out["source"]["notes"] == ["only 3 samples (0.02 s): too short to hold a rep"]
     full = analyze_json(write(tmp_path / "full.csv", header, rows))
     assert "notes" not in full["source"]
+
+
+def test_a_file_whose_sensor_repeats_itself_says_so(tmp_path, twelve):
+    """IMU readings that repeat the one before exactly are missing data to the pipeline (a held
+    or stuck sensor), never stillness, so a pose or a rep held in them goes unseen: a count
+    that may be short is not given silently (an outside tester's noise-free file counted 1 of
+    6 reps without a word)."""
+    header, rows = twelve
+    imu = [j for j, h in enumerate(header) if h[:2] in ("ax", "ay", "az", "gx", "gy", "gz")]
+    assert len(imu) == 6, header
+    stuck = [list(r) for r in rows]
+    for k in range(1000, 1300):  # 3 s stuck on one reading
+        for j in imu:
+            stuck[k][j] = stuck[999][j]
+    out = analyze_json(write(tmp_path / "stuck.csv", header, stuck))
+    assert out["source"]["notes"] == [
+        "%d%% of the IMU readings repeat the one before exactly (the longest run 3.0 s): a held "
+        "or stuck sensor, or data without noise; they count as missing data, not as stillness, "
+        "and a pose or a rep held in them may be missed" % round(100.0 * 300 / len(rows))]
+    assert "note: " in dowel("analyze", tmp_path / "stuck.csv").stdout

@@ -93,10 +93,16 @@ def load_input(spec, units=None):
         return samples, src.calibration, src.source
 
 
+REPEAT_NOTE_SHARE = 0.05  # this share of readings repeated exactly, or...
+REPEAT_NOTE_S = 1.0  # ... a run this long, is worth a note
+
+
 class StreamSummary:
     """What the result needs to know of the whole input, gathered chunk by chunk, so a file
     of any size is analysed in bounded memory: count, first and last time, the median sample
-    period (exact: a count of each step, coarsened only if there are very many distinct ones)."""
+    period (exact: a count of each step, coarsened only if there are very many distinct ones),
+    and how many IMU readings repeat the one before exactly (the pipeline takes those as
+    missing data, never as stillness: a held or stuck sensor, or data with no noise at all)."""
 
     MAX_DISTINCT_STEPS = 100_000
 
@@ -109,6 +115,10 @@ class StreamSummary:
         self._steps = Counter()
         self._round = None  # decimals steps are rounded to, once there are too many distinct
         self.t_s = np.zeros(0)  # the per-sample trace is not kept
+        self.repeated = 0  # IMU readings equal to the one before, every axis
+        self.longest_repeat_s = 0.0  # the longest such run, from the reading repeated
+        self._prev_imu = None
+        self._run_t0 = None  # the time of the reading an open run repeats
 
     def add(self, s):
         if not len(s):
@@ -131,8 +141,33 @@ class StreamSummary:
             for v, c in self._steps.items():
                 coarse[round(v, self._round)] += c
             self._steps = coarse
+        self._count_repeats(s)
         self.n += len(s)
         self.t_last = float(t[-1])
+
+    def _count_repeats(self, s):
+        cols = [s.ax_g, s.ay_g, s.az_g] + ([s.gx_dps, s.gy_dps, s.gz_dps] if s.has_gyro else [])
+        imu = np.stack([np.asarray(c, dtype=float) for c in cols], axis=1)
+        t = s.t_s
+        prev = np.empty_like(imu)
+        prev[1:] = imu[:-1]
+        if self._prev_imu is not None and len(self._prev_imu) == imu.shape[1]:
+            prev[0] = self._prev_imu
+        else:
+            prev[0] = np.nan
+        same = (imu == prev).all(axis=1)
+        self._prev_imu = imu[-1].copy()
+        self.repeated += int(same.sum())
+        if not same.any():
+            self._run_t0 = None
+            return
+        padded = np.r_[False, same, False]
+        starts = np.flatnonzero(padded[1:-1] & ~padded[:-2])
+        ends = np.flatnonzero(padded[1:-1] & ~padded[2:])
+        t0 = np.where(starts > 0, t[np.maximum(starts - 1, 0)],
+                      self._run_t0 if self._run_t0 is not None else self.t_last)
+        self.longest_repeat_s = max(self.longest_repeat_s, float(np.max(t[ends] - t0)))
+        self._run_t0 = float(t0[-1]) if ends[-1] == len(t) - 1 else None
 
     def __len__(self):
         return self.n
@@ -175,6 +210,14 @@ def analyze_input(src, config=None):
     events.extend(pipe.finish())
     if summary.n:
         src.source["effective_rate_hz"] = round(summary.effective_rate_hz, 2)
+    if summary.n and (summary.repeated >= REPEAT_NOTE_SHARE * summary.n
+                      or summary.longest_repeat_s >= REPEAT_NOTE_S):
+        # (the pipeline is right to skip them, but its count may then be short: say so)
+        src.source["notes"] = list(src.source.get("notes") or ()) + [
+            "%d%% of the IMU readings repeat the one before exactly (the longest run %.1f s): a "
+            "held or stuck sensor, or data without noise; they count as missing data, not as "
+            "stillness, and a pose or a rep held in them may be missed" % (
+                round(100.0 * summary.repeated / summary.n), summary.longest_repeat_s)]
     if summary.duration_s < config.min_rep_s:
         # 0 reps here says nothing about the person: say so
         src.source["notes"] = list(src.source.get("notes") or ()) + [
