@@ -360,6 +360,13 @@ def test_process_substitution_and_stdin_pipes_are_read_once(tmp_path, twelve):
     r = subprocess.run([sys.executable, "-m", "smart_dowel", "analyze", "/dev/stdin", "--json"],
                        capture_output=True, timeout=120, input=rec.read_bytes())
     assert r.returncode == 0 and json.loads(r.stdout)["source"]["kind"] == "recording"
+    # and "-", as command-line tools take it (it was looked for as a file named "-")
+    with open(path) as f:
+        r = dowel("analyze", "-", "--json", stdin=f)
+    assert r.returncode == 0 and json.loads(r.stdout)["rep_count"] == REPS, r.stderr
+    r = subprocess.run([sys.executable, "-m", "smart_dowel", "analyze", "-", "--json"],
+                       capture_output=True, timeout=120, input=rec.read_bytes())
+    assert r.returncode == 0 and json.loads(r.stdout)["source"]["kind"] == "recording"
 
 
 def test_a_pipe_whose_writer_stays_silent_times_out(tmp_path):

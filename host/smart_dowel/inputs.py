@@ -69,13 +69,19 @@ class _Reader(io.RawIOBase):
 
 
 def open_input(path, timeout_s=DEFAULT_TIMEOUT_S):
-    """(first bytes, binary stream from the very first byte) of the file at `path`.
+    """(first bytes, binary stream from the very first byte) of the file at `path` ("-":
+    standard input).
 
     Raises InputFileError for a missing file, a directory, or one that cannot be read.
     """
     name = str(path)
     try:
-        fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        if name == "-":  # standard input (a pipe, a redirected file, a terminal)
+            name = "standard input"
+            fd = os.dup(0)
+            os.set_blocking(fd, False)
+        else:
+            fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
         raise InputFileError("%s: no such file" % name) from None
     except IsADirectoryError:
