@@ -458,3 +458,28 @@ def test_slow_reps_from_a_stand_are_not_turned_upside_down_by_an_unsure_lever_ar
     for r, (start, _, end, depth) in zip(reps, s.reps):
         assert start <= r.bottom_s <= end  # the rep itself, not the stand after it
         assert abs(r.depth_deg - depth) < 8.0
+
+
+def _lean_back(deg, hold_s=3.0, move_s=1.5):
+    """A lean back of `deg` and back to standing, held hold_s (custom segment for Script)."""
+    def fn(t):
+        up = ds.ramp(t / move_s)
+        down = ds.ramp((t - move_s - hold_s) / move_s)
+        return {"theta_deg": -deg * (up - down)}
+    return 2 * move_s + hold_s, fn
+
+
+def test_a_lean_back_between_reps_does_not_deepen_the_next_rep():
+    """Leaning back 15-19 deg and holding it between hinges (a stretch), every pad on: that
+    still pose was taken as a new standing pose, and the next rep was measured from it (an
+    outside tester's 53.7 deg rep read 68.5, 69.7 read 88.6). Once the lever arm has confirmed
+    where the patient stands, a stand held far behind it is a lean, not a new stance."""
+    s = ds.Script(rate_hz=100, lead_s=5.0)
+    depths = (57.0, 76.0, 54.0, 70.0)
+    for k, depth in enumerate(depths):
+        s.rep(depth, descent_s=1.8, hold_s=0.5, ascent_s=1.6).stand(2.5)
+        if k < len(depths) - 1:
+            s.custom(*_lean_back((17.0, 14.0, 19.0)[k])).stand(2.5)
+    d = s.render(mount=ds.random_rotation(4), seed=4)
+    reps = analyze(Samples.from_arrays(d)).reps
+    assert [round(r.depth_deg) for r in reps] == pytest.approx(depths, abs=4.0)

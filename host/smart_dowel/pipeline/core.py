@@ -68,6 +68,8 @@ IN_PLANE_TURN_DEG = 10.0  # ... by this much, since it was away
 # the lever arm decides between two poses whose cosines to it differ at least this much (a
 # 26-degree hinge with standing along it; shallower reps leave the side to the poses held)
 LEVER_MARGIN = 0.1
+# a still stand this far behind an upright the lever arm confirmed is a lean back, not a stance
+LEAN_BACK_DEG = 8.0
 
 
 class _History:
@@ -1014,7 +1016,10 @@ class Pipeline:
                 self._refining = True
             elif not first and T[i] - self._still_since >= cfg.upright_refresh_s:
                 self._still_since = None
-                if self._moved(self.calibration.upright, self._still_g):
+                # (an upright taken here and confirmed by the lever arm is standing: a stand
+                # held far behind it is a lean back or a stretch, not a new stance)
+                if self._moved(self.calibration.upright, self._still_g) and not (
+                        told and self._upright_auto and self._leans_back(self._still_g, i, side)):
                     self._set_upright(self._still_g, T[i], True, events)
                     ups.append((i + 1, self.calibration.upright))
         self._upright_request = request
@@ -1031,6 +1036,14 @@ class Pipeline:
         self._still_since = None
         self._set_upright(self._still_g, t, True, events)
         ups.append((i, self.calibration.upright))
+
+    def _leans_back(self, g, i, side):
+        """Whether the pose of gravity g, at sample i, is further than LEAN_BACK_DEG behind the
+        upright (away from the side that hinges): a lean or a stretch, not a stance."""
+        a = self.inclination.angle_at(g, i)
+        b = self.inclination.angle_at(self.calibration.upright, i)
+        d = (a - b + 180.0) % 360.0 - 180.0
+        return side * d < -LEAN_BACK_DEG
 
     def _moved(self, old, g):
         """Whether gravity g is further than upright_moved_deg from the upright `old`."""

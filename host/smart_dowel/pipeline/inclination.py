@@ -262,6 +262,17 @@ class Inclination:
                 covered = lo
         return out
 
+    def angle_at(self, vec, i):
+        """The in-plane angle (deg) of direction vec in the plane in force at sample i of the
+        last update(), NaN where there is none (not put on theta's turn: for differences)."""
+        k = bisect.bisect_right(self._seg_hi, i)
+        if k < len(self.segments):
+            lo, hi, e1, e2 = self.segments[k]
+            if lo <= i < hi and e1 is not None:
+                v = np.asarray(vec, dtype=float)
+                return math.atan2(v @ e2, v @ e1) * RAD
+        return math.nan
+
     def _fill_angles(self, out, vec, theta, lo_index, hi_index):
         """out[lo_index:hi_index] = angles_of(vec, theta, lo_index)[lo_index:hi_index]."""
         vec = np.asarray(vec, dtype=float)
