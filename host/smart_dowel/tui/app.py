@@ -59,10 +59,12 @@ from .widgets import (
 # The redraw cap: a little above the Feed's frame rate, so a paced snapshot redraws at once
 # (no timer) and a flood (a test, a burst of status) still costs at most 25 frames a second.
 REDRAW_INTERVAL_S = 1.0 / 25.0
-# A change drawn at once (a contact lost or back) goes out at once if the last such change was
-# drawn at least this long before; a faster one (a pad flickering every sample) waits for the
-# cap's next slot: at most about 25 such frames a second, not one per sample
+# A change drawn at once (a contact lost or back) goes out at once, whatever frame went just
+# before, unless such changes come fast (one drawn within FLICKER_S, a pad flickering every
+# sample): then it goes out once no frame of any kind has been drawn for AT_ONCE_GAP_S, else at
+# the cap's next slot: frames at least AT_ONCE_GAP_S apart, about 25 a second, not one a sample
 AT_ONCE_GAP_S = REDRAW_INTERVAL_S
+FLICKER_S = 0.2
 END_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 _GONE = (errno.EIO, errno.EPIPE, errno.ENXIO, errno.EBADF)  # a write to a terminal that is gone
 
@@ -338,13 +340,14 @@ class DowelApp(App):
         self.snapshot = snap
         self.sound.on_snapshot(snap, self.status)  # before the redraw: the tone starts first
         now = time.monotonic()
-        if shown_at_once(snap) != self._shown_key and now - self._last_at_once >= AT_ONCE_GAP_S:
+        if shown_at_once(snap) != self._shown_key and (
+                now - self._last_at_once >= FLICKER_S or now - self._last_redraw >= AT_ONCE_GAP_S):
             # a contact lost or back is the cue the patient waits for (and a fault's cue, a
             # rep, a set): drawn at once, not at the next slot of the redraw cap
             self._redraw_now()
         else:
-            # (a change that comes within AT_ONCE_GAP_S of the last one drawn at once, a pad
-            # flickering with a loose connector, waits for the cap's next slot)
+            # (a change that comes soon after another drawn at once, and within AT_ONCE_GAP_S
+            # of the last frame, a pad flickering with a loose connector: the cap's next slot)
             self._schedule_redraw()
 
     @on(M.LinkStatusUpdated)
