@@ -487,3 +487,21 @@ def test_a_lean_back_between_reps_does_not_deepen_the_next_rep():
     d = s.render(mount=ds.random_rotation(4), seed=4)
     reps = analyze(Samples.from_arrays(d)).reps
     assert [round(r.depth_deg) for r in reps] == pytest.approx(depths, abs=4.0)
+
+
+def test_a_rushed_rep_after_a_lean_back_is_still_rushed_and_starts_where_the_patient_stood():
+    """A lean back held 3 s, 2 s standing, then a rep down in 0.7 s: the rep's start was taken
+    at the lean (its low), so its descent read about 4.5 s and `rushed` was never raised (an
+    outside tester's 0 of 4). It begins where the patient last held still on the way up from
+    that low."""
+    s = ds.Script(rate_hz=100, lead_s=5.0)
+    for depth in (60.0, 66.0, 68.0):
+        s.custom(*_lean_back(15.0)).stand(2.0)
+        s.rep(depth, descent_s=0.7, hold_s=0.3, ascent_s=1.6).stand(2.5)
+    d = s.render(mount=ds.random_rotation(6), seed=6)
+    reps = analyze(Samples.from_arrays(d)).reps
+    assert len(reps) == 3
+    for r, (start, _, _, depth) in zip(reps, s.reps):
+        assert "rushed" in r.fault_ids
+        assert abs(r.start_s - start) < 0.3 and r.descent_s < 1.0
+        assert abs(r.depth_deg - depth) < 5.0

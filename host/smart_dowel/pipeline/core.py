@@ -72,6 +72,9 @@ LEVER_MARGIN = 0.1
 LEAN_BACK_DEG = 8.0
 # data that begins with this long a still stand, every pad on, began with the person standing
 LONG_STAND_S = 3.0
+# a pose held still on the way up from a rep's low, within this share of its rise, is where it began
+HELD_SHARE = 0.35
+HELD_S = 0.6  # ... held this long (a stand; a squat's pause on the way down is shorter)
 
 
 class _History:
@@ -406,6 +409,13 @@ class Pipeline:
         band = base + max(0.75, 0.02 * (peak - base))
         near = np.flatnonzero(x[k_rise:k_peak] <= band)
         start_s = float(t[k_rise + near[-1]]) if len(near) else c["rise_s"]
+        # ... unless the patient held still on the way up from that low, as one who leans
+        # back, stands, then hinges: the rep begins where they last held still (its descent,
+        # and whether it was rushed, are measured from there; so is its depth without an upright)
+        lvl = self._held_on_the_way(t, x, k_rise + (near[-1] if len(near) else 0), k_peak, base, peak)
+        if lvl > base:
+            near = np.flatnonzero(x[k_rise:k_peak] <= lvl + max(0.75, 0.02 * (peak - lvl)))
+            start_s = float(t[k_rise + near[-1]])
         # the bottom: where the rep first reached (nearly) its deepest point
         # the bottom: the middle of the span spent (nearly) at the deepest point
         k_end = int(np.searchsorted(t, end_s, side="right"))
@@ -425,7 +435,7 @@ class Pipeline:
         if end_s - start_s < cfg.min_rep_s or peak - base < cfg.min_rep_rise_deg:
             return self._reject(side, end_s, "a jolt, a wobble or sway: not a rep", events)
         uncal = not up == up  # NaN: no upright known at this sample
-        depth = peak - base if uncal else peak - s * up
+        depth = peak - lvl if uncal else peak - s * up
         if depth < cfg.min_rep_rise_deg:
             # sway swings about the upright, within a rep's least rise of it either way; an
             # upright taken here and not yet confirmed by the lever arm may be the bottom of a
@@ -436,8 +446,8 @@ class Pipeline:
             # a clear rep that ends up by the upright: the upright is wrong (taken at the
             # bottom of a rep the data joined in, or stale); measure this one from its own start
             uncal = True
-            depth = peak - base
-        ref = base if uncal else s * up
+            depth = peak - lvl
+        ref = lvl if uncal else s * up
         k0 = int(np.searchsorted(t, start_s))
         rt, rx = t[k0:], x[k0:] - ref
         on = hist[k0:, 2:5] > 0.5
@@ -449,9 +459,9 @@ class Pipeline:
         pre = hist[:int(np.searchsorted(t, bottom_s, side="right"))]
         pre = pre[pre[:, 0] >= start_s - cfg.drop_lead_s]
         drop_m = vertical_drop_m(pre[:, 0], pre[:, 5])
-        phases = rep_phases(rt, rx, depth, base - ref, cfg)
+        phases = rep_phases(rt, rx, depth, lvl - ref, cfg)
         faults = rep_faults(rt, rx, on, drop_m, phases, start_s, bottom_s, end_s, depth,
-                            base - ref, self.contacts.force_seen, cfg)
+                            lvl - ref, self.contacts.force_seen, cfg)
         side.start_s = None
         rep = Rep(
             index=len(side.reps) + 1, start_s=start_s, bottom_s=float(bottom_s),
@@ -633,6 +643,26 @@ class Pipeline:
             for k, c in enumerate(CONTACTS):
                 record[c + "_on"][j:j + n] = on[:, k]
         return events
+
+    def _held_on_the_way(self, t, x, k0, k_peak, base, peak):
+        """The pose last held still (HELD_S within 2 degrees) between k0 and the peak, at least
+        home_band_deg above the rep's low and in the lowest HELD_SHARE of its rise; else base."""
+        cfg = self.config
+        tt, xx = t[k0:k_peak], x[k0:k_peak]
+        ok = np.isfinite(xx)
+        tt, xx = tt[ok], xx[ok]
+        lo, hi = base + cfg.home_band_deg, base + HELD_SHARE * (peak - base)
+        if len(tt) < 2 or hi <= lo:
+            return base
+        ends = np.searchsorted(tt, tt + HELD_S)
+        cand = (ends < len(tt)) & (xx >= lo - 2.0) & (xx <= hi + 2.0)
+        cand[cand] &= np.abs(xx[ends[cand]] - xx[cand]) <= 2.0
+        for j in np.flatnonzero(cand)[::-1].tolist():
+            w = xx[j:ends[j] + 1]
+            m = float(w.mean())
+            if w.max() - w.min() <= 2.0 and lo <= m <= hi:
+                return m
+        return base
 
     def _joined_under_way(self, t, x, k_rise, base, peak):
         """Whether the data began during this rep: from the data's start (or a long hole) to
