@@ -442,10 +442,9 @@ def test_slow_reps_from_a_stand_are_not_turned_upside_down_by_the_lever_arm(seed
     of noise and a gyro offset of up to 3-5 deg/s (outside testers' recordings): the slow
     turns carry accelerations of a few hundredths of a g, and the lever arm's fit said the
     bottom was standing. Every rep then ran from the bottom of one to the bottom of the next
-    (4 of 5, each one's bottom in the stand after it; 8 of 30 sets at 4 s, 8 of 40 at 6 s).
-    The lever arm decides only when the two poses differ by SURE_Z standard deviations of
-    its fit (the 4 s sets), and never against a long still stand the data began with (the
-    6 s sets, whose unlearnt offset misleads it by more than its own scatter says)."""
+    (4 of 5, each one's bottom in the stand after it; 8 of 30 sets at 4 s, 8 of 40 at 6 s,
+    the unlearnt offset misleading it by more than its own scatter says). The lever arm never
+    overturns a long still stand the data began with."""
     rng = np.random.default_rng(seed)
     s = ds.Script(rate_hz=100, lead_s=5.0)
     for _ in range(5):

@@ -39,10 +39,13 @@ SETTLE_S = 1.0  # the orientation's gravity is trusted this long after its data 
 RESTART_GAP_S = 0.75  # (the orientation's max_gap_s)
 G = 9.80665
 # standing_of tells only when the two poses' cosines to r differ by this many standard
-# deviations of r's fit (slow turns under a noisy accelerometer, 4 s down and 4 s up with 0.01 g
-# of noise and a 1.5-3 deg/s gyro offset, gave wrong verdicts at 1.8-3.7; right ones, in the
-# simulator and an outside tester's sets, are at 3 to 200)
-SURE_Z = 4.0
+# deviations of r's fit: slow turns under a noisy accelerometer (4-6 s down and as long up,
+# 0.01 g of noise, a 1.5-5 deg/s gyro offset not yet learnt) gave wrong verdicts at 1.8-5.2,
+# some beyond what r's scatter says (the offset misleads it alike from row to row); right ones
+# came at 3 to 200. Those sets begin with the patient standing still, and the pipeline never
+# lets the lever arm overturn a long still stand the data began with (core.LONG_STAND_S); this
+# gate keeps out the fits whose scatter alone says they cannot tell
+SURE_Z = 2.0
 STAND_COS = 0.2  # standing, gravity's reading lies within about 80 degrees of r, or r is not the back's
 
 # state: last tick (has, t, f xyz), the readings' sum since (y xyz, count), the previous
