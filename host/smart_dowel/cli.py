@@ -208,7 +208,8 @@ def build_parser():
     _add_database(r)
 
     a = sub.add_parser("analyze", help="count reps and faults in a recording, CSV or session")
-    a.add_argument("file", metavar="FILE", help="a recording, a CSV file, session:ID, or - for standard input")
+    a.add_argument("file", metavar="FILE",
+                   help="a recording, a CSV file, session:ID, or - for standard input")
     a.add_argument("--json", action="store_true")
     a.add_argument("--units", type=_units, default=None, metavar="UNITS",
                    help="units of a CSV's columns when they are not g, s and deg/s, e.g. "

@@ -412,7 +412,8 @@ class Pipeline:
         # ... unless the patient held still on the way up from that low, as one who leans
         # back, stands, then hinges: the rep begins where they last held still (its descent,
         # and whether it was rushed, are measured from there; so is its depth without an upright)
-        lvl = self._held_on_the_way(t, x, k_rise + (near[-1] if len(near) else 0), k_peak, base, peak)
+        k_low = k_rise + (int(near[-1]) if len(near) else 0)
+        lvl = self._held_on_the_way(t, x, k_low, k_peak, base, peak)
         if lvl > base:
             near = np.flatnonzero(x[k_rise:k_peak] <= lvl + max(0.75, 0.02 * (peak - lvl)))
             start_s = float(t[k_rise + near[-1]])
@@ -817,9 +818,10 @@ class Pipeline:
         flipped: indices where the angle so far was found mirrored (the hinging side flips).
         rehomed: sample index -> (side, pose in that side's terms) where a side's segmenter
         found a long-held pose to be where the person stands now (a rise from it).
-        lever: (n, 9) the lever arm in force per sample and its covariance (NaN: none): once it tells which of
-        the two farthest poses is standing, that decides the side (see lever.py), whatever
-        the poses held suggested; unless the clinician said where the patient stands.
+        lever: (n, 9) the lever arm in force per sample and its covariance (NaN: none): once
+        it tells which of the two farthest poses is standing, that decides the side (see
+        lever.py), whatever the poses held suggested; unless the clinician said where the
+        patient stands, or the data began with a long still stand it would overturn.
         Returns (sides int8 array, theta of the upright per sample, NaN where unknown, and
         per sample whether that upright is known to be standing: not taken here, or the lever
         arm has told the side since)."""
