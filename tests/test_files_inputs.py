@@ -367,6 +367,12 @@ def test_process_substitution_and_stdin_pipes_are_read_once(tmp_path, twelve):
     r = subprocess.run([sys.executable, "-m", "smart_dowel", "analyze", "-", "--json"],
                        capture_output=True, timeout=120, input=rec.read_bytes())
     assert r.returncode == 0 and json.loads(r.stdout)["source"]["kind"] == "recording"
+    with open(path) as f:
+        assert dowel("analyze", "-", stdin=f).stdout.startswith("standard input: %d reps" % REPS)
+    assert "standard input: empty file" in one_line(dowel("analyze", "-", stdin=subprocess.DEVNULL))
+    r = subprocess.run(["bash", "-c", '"$0" -m smart_dowel analyze - <&-', sys.executable],
+                       capture_output=True, text=True, timeout=120)
+    assert "standard input is closed" in one_line(r)
 
 
 def test_a_pipe_whose_writer_stays_silent_times_out(tmp_path):

@@ -51,15 +51,21 @@ class Input:
         self.close()
 
 
+def display_name(spec):
+    """How an input is named in messages: `-` is standard input."""
+    return "standard input" if spec == "-" else spec
+
+
 def open_source(spec, units=None, timeout_s=DEFAULT_TIMEOUT_S):
     """The Input for a file path (a regular file, a pipe or a FIFO) or `session:ID`."""
     if spec.startswith(SESSION_PREFIX):
         samples, cal, source = _load_session(spec[len(SESSION_PREFIX):])
         return Input((samples[i:i + CHUNK] for i in range(0, len(samples), CHUNK)), cal, source)
     head, stream = open_input(spec, timeout_s)
+    name = display_name(spec)
     try:
         if is_recording(head):
-            reader = RecordingReader(stream, spec)
+            reader = RecordingReader(stream, name)
             source = {"kind": "recording", "path": spec, "device": reader.meta.get("device")}
 
             def finish(src):
@@ -69,8 +75,8 @@ def open_source(spec, units=None, timeout_s=DEFAULT_TIMEOUT_S):
             return Input(reader.chunks(), reader.calibration, source, stream.close, finish)
         if not looks_like_csv(head):
             raise InputFileError("%s, line 1: neither a smart-dowel recording nor a text CSV file"
-                                 % spec)
-        reader = CsvReader(stream, spec, units=units)
+                                 % name)
+        reader = CsvReader(stream, name, units=units)
         source = {"kind": "csv", "path": spec}
 
         def finish_csv(src):
@@ -302,10 +308,10 @@ def run(args):
                      timeout_s=DEFAULT_TIMEOUT_S if timeout is None else timeout) as src:
         result = analyze_input(src)
     if len(result.samples) == 0:
-        raise InputFileError("%s: no samples to analyse" % args.file)
+        raise InputFileError("%s: no samples to analyse" % display_name(args.file))
     if args.json:
         json.dump(result.to_dict(), sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
-        print(format_table(args.file, result))
+        print(format_table(display_name(args.file), result))
     return 0

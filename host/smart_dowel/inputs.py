@@ -6,6 +6,7 @@ from a pipe, FIFO or terminal time out when nothing arrives (a FIFO nobody write
 otherwise wait forever). Errors are InputFileError naming the file.
 """
 
+import errno
 import io
 import os
 import select
@@ -78,7 +79,12 @@ def open_input(path, timeout_s=DEFAULT_TIMEOUT_S):
     try:
         if name == "-":  # standard input (a pipe, a redirected file, a terminal)
             name = "standard input"
-            fd = os.dup(0)
+            try:
+                fd = os.dup(0)
+            except OSError as e:
+                if e.errno == errno.EBADF:
+                    raise InputFileError("standard input is closed: nothing to read") from None
+                raise
             os.set_blocking(fd, False)
         else:
             fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
