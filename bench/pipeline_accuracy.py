@@ -114,13 +114,12 @@ def make_variant(data, truth_reps, variant, seed):
         # a rep begun before the join whose start the data could not tell from still: the
         # trunk had turned less than postural sway (SEEN_DEG) from where it began; counting it
         # and not counting it are both right
-        h_all = d["hinge_deg"]
-        h_start = {id(r): float(np.interp(r["start_s"], data["t"], data["hinge_deg"])) for r in reps}
-        h_cut = float(h_all[0]) if len(h_all) else 0.0
+        h_join = float(d["hinge_deg"][0]) if len(d["t"]) else 0.0  # the first reading kept
         reps = [dict(r, start_s=r["start_s"] - cut, bottom_s=r["bottom_s"] - cut,
                      end_s=r["end_s"] - cut, optional=r["start_s"] < cut)
                 for r in reps if r["start_s"] >= cut
-                or (r["end_s"] > cut and abs(h_cut - h_start[id(r)]) < SEEN_DEG)]
+                or (r["end_s"] > cut and abs(h_join - float(
+                    np.interp(r["start_s"], data["t"], data["hinge_deg"]))) < SEEN_DEG)]
     elif variant == "on-table":
         # a still pose for 4-8 s, then 1.5 s of handling towards the first reading; no pads
         lead = rng.uniform(4.0, 8.0)

@@ -624,3 +624,30 @@ def test_a_file_whose_sensor_repeats_itself_says_so(tmp_path, twelve):
         "or stuck sensor, or data without noise; they count as missing data, not as stillness, "
         "and a pose or a rep held in them may be missed" % round(100.0 * 300 / len(rows))]
     assert "note: " in dowel("analyze", tmp_path / "stuck.csv").stdout
+
+
+def test_readings_the_device_marked_missing_are_not_taken_for_a_stuck_sensor():
+    """The repeated-readings note counts readings that repeat the one before; spans where the
+    device said it had no IMU reading (zeros, flagged) are missing, not repeated."""
+    from smart_dowel.analyze import StreamSummary
+
+    n = 400
+    t = np.arange(n) / 100.0
+    rng = np.random.default_rng(1)
+    ax, ay, az = (rng.normal(0, 0.01, n) for _ in range(3))
+    ok = np.ones(n, dtype=bool)
+    ok[100:300] = False
+    for a in (ax, ay, az):
+        a[100:300] = 0.0
+    summary = StreamSummary()
+    for off in range(0, n, 64):
+        sl = slice(off, off + 64)
+        summary.add(Samples(t[sl], ax[sl], ay[sl], az[sl], imu_ok=ok[sl]))
+    assert summary.repeated == 0 and summary.longest_repeat_s == 0.0
+    for a in (ax, ay, az):  # and a real stuck stretch after it is still seen
+        a[301:350] = a[300]
+    summary = StreamSummary()
+    for off in range(0, n, 64):
+        sl = slice(off, off + 64)
+        summary.add(Samples(t[sl], ax[sl], ay[sl], az[sl], imu_ok=ok[sl]))
+    assert summary.repeated == 49 and abs(summary.longest_repeat_s - 0.49) < 1e-9

@@ -123,7 +123,7 @@ class StreamSummary:
         self.t_s = np.zeros(0)  # the per-sample trace is not kept
         self.repeated = 0  # IMU readings equal to the one before, every axis
         self.longest_repeat_s = 0.0  # the longest such run, from the reading repeated
-        self._prev_imu = None
+        self._prev_imu = None  # the last reading the device sent (None: none yet)
         self._run_t0 = None  # the time of the reading an open run repeats
 
     def add(self, s):
@@ -155,6 +155,8 @@ class StreamSummary:
         cols = [s.ax_g, s.ay_g, s.az_g] + ([s.gx_dps, s.gy_dps, s.gz_dps] if s.has_gyro else [])
         imu = np.stack([np.asarray(c, dtype=float) for c in cols], axis=1)
         t = s.t_s
+        # (where the device said it had no reading, the zeros it sent are no reading either)
+        imu[~s.imu_ok] = np.nan
         prev = np.empty_like(imu)
         prev[1:] = imu[:-1]
         if self._prev_imu is not None and len(self._prev_imu) == imu.shape[1]:
